@@ -1,0 +1,31 @@
+"""Entry point of the ``mailcard`` command: builds the Typer app from the command modules.
+
+Exit codes across all commands: 0 success, 1 the thing asked for failed (blocked, not delivered,
+template error), 2 usage error (bad flags or input that cannot be read).
+"""
+
+from __future__ import annotations
+
+import typer
+
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_app() -> typer.Typer:
+    import importlib
+
+    app = typer.Typer(
+        name="mailcard",
+        help="Personal, safe, reliable customer e-mail over your own SMTP server.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(f"mailcard.cli.{module_name}")
+        module.register(app)
+    return app
+
+
+def run() -> None:
+    build_app()()

@@ -1,0 +1,1 @@
+"""Plain data shared across layers: mailboxes, and later customers, managers, stores, senders, accounts."""
