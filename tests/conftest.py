@@ -1,0 +1,78 @@
+"""Top-level pytest fixtures: real servers shared by the whole session.
+
+Owns only the session fixtures ``postfix`` (private Postfix + Dovecot,
+:class:`tests.support.postfix.PostfixServer`), ``postgres`` (throwaway
+cluster, :class:`tests.support.postgres.PostgresCluster`) and ``corpora_dir``.
+Keep it small: feature-specific fixtures belong in sub-directory conftests.
+
+A missing system binary is a hard failure, never a skip: a skipped
+real-server test looks green while proving nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# `tests.support` must import from any cwd and for bench/ too; tests/ has no __init__.py.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.postfix_tools import MissingBinaryError  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.postfix import PostfixServer
+    from tests.support.postgres import PostgresCluster
+
+
+def _missing(exc: Exception) -> None:
+    ci = os.environ.get("CI", "").lower() == "true"
+    where = "CI=true: real servers are mandatory in CI. " if ci else ""
+    pytest.fail(f"{where}{exc}. Run: sudo scripts/install-system-deps.sh", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster; ``.url`` for the default DB, ``.fresh_database()`` for more."""
+    from tests.support.postgres import PostgresCluster
+
+    try:
+        cluster = PostgresCluster()
+    except MissingBinaryError as exc:
+        _missing(exc)
+        raise
+    cluster.start()
+    print(f"\n[postgres fixture] started in {cluster.start_seconds:.2f}s on port {cluster.port}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postfix() -> Iterator[PostfixServer]:
+    """A private Postfix + Dovecot (SASL) instance; see docs/testing.md for ports and users."""
+    from tests.support.postfix import start_postfix
+
+    try:
+        server = start_postfix()
+    except MissingBinaryError as exc:
+        _missing(exc)
+        raise
+    print(f"\n[postfix fixture] started in {server.start_seconds:.2f}s: {server.describe()}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def corpora_dir() -> Path:
+    """Directory of checked-in test corpora (sample messages, templates): tests/corpora."""
+    return ROOT / "tests" / "corpora"
