@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, engine creation (SQLite WAL or PostgreSQL) and Alembic migrations."""

@@ -1,0 +1,164 @@
+"""Values the outbox stores and hands out. Plain frozen dataclasses: no behaviour, no I/O."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRY = "retry"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def settled(self) -> bool:
+        return self in (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED)
+
+
+def new_message_id() -> str:
+    """A 26-character id that sorts by creation time (48-bit ms clock + 80 random bits, Crockford base32)."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    chars = []
+    for _ in range(26):
+        chars.append(alphabet[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A rendered, validated message ready to be stored. ``data`` is sent byte for byte."""
+
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    data: bytes
+    message_id: str
+    subject: str = ""
+    smtputf8: bool = False
+    idempotency_key: str | None = None
+    smtp_account_id: int | None = None
+    customer_id: str | None = None
+    flow_run_id: str | None = None
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try to hand a message to SMTP, with the server's evidence."""
+
+    message_id: str
+    number: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str  # "sent" | "transient" | "permanent"
+    reason: str | None = None
+    smtp_code: int | None = None
+    enhanced_code: str | None = None
+    server_text: str | None = None
+    refused: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "worker": self.worker,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "smtp_code": self.smtp_code,
+            "enhanced_code": self.enhanced_code,
+            "server_text": self.server_text,
+            "refused": self.refused,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A stored message as people and the API see it (without the bytes unless asked for)."""
+
+    id: str
+    status: MessageStatus
+    idempotency_key: str | None
+    smtp_account_id: int | None
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    smtputf8: bool
+    message_id: str
+    subject: str
+    customer_id: str | None
+    flow_run_id: str | None
+    attempt_count: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    last_reason: str | None
+    last_smtp_code: int | None
+    last_enhanced_code: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    settled_at: datetime | None
+    data: bytes | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "idempotency_key": self.idempotency_key,
+            "smtp_account_id": self.smtp_account_id,
+            "envelope_from": self.envelope_from,
+            "envelope_to": list(self.envelope_to),
+            "message_id": self.message_id,
+            "subject": self.subject,
+            "customer_id": self.customer_id,
+            "flow_run_id": self.flow_run_id,
+            "attempt_count": self.attempt_count,
+            "next_attempt_at": self.next_attempt_at.isoformat(),
+            "reason": self.last_reason,
+            "smtp_code": self.last_smtp_code,
+            "enhanced_code": self.last_enhanced_code,
+            "error": self.last_error,
+            "created_at": self.created_at.isoformat(),
+            "settled_at": self.settled_at.isoformat() if self.settled_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    message: OutboxMessage
+    created: bool  # False: the idempotency key was known and the existing message is returned
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """What a worker needs to attempt delivery; it holds the lease until it settles the message."""
+
+    id: str
+    smtp_account_id: int | None
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    smtputf8: bool
+    data: bytes
+    attempt_number: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The worker's verdict on one claimed message: the attempt, and where the message goes next."""
+
+    attempt: Attempt
+    status: MessageStatus  # SENT, RETRY or FAILED
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,346 @@
+"""The outbox on a relational database: SQLite (one machine) or PostgreSQL (several).
+
+Claiming is one set-based statement: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers on many
+machines claim disjoint batches without waiting on each other; on SQLite the write lock taken by
+``BEGIN IMMEDIATE`` serialises claims. Settling is fenced by the lease owner, so a worker whose lease
+expired cannot overwrite what the worker that took the message over decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mailcard.db.schema import delivery_attempts, outbox_messages
+from mailcard.errors import ConflictError, NotFoundError
+from mailcard.outbox.model import (
+    Attempt,
+    ClaimedMessage,
+    EnqueueResult,
+    MessageStatus,
+    NewMessage,
+    OutboxMessage,
+    Settlement,
+    new_message_id,
+)
+
+_T = outbox_messages
+_A = delivery_attempts
+_SUMMARY_COLUMNS = [c for c in _T.c if c.name != "data"]
+_CLAIM_COLUMNS = [
+    _T.c.id,
+    _T.c.smtp_account_id,
+    _T.c.envelope_from,
+    _T.c.envelope_to,
+    _T.c.smtputf8,
+    _T.c.data,
+    _T.c.attempt_count,
+    _T.c.created_at,
+]
+
+
+class SqlOutboxStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def enqueue(self, message: NewMessage, *, now: datetime) -> EnqueueResult:
+        row = _new_row(message, now)
+        with self._engine.begin() as conn:
+            inserted = conn.execute(self._insert_ignoring_known_keys(), [row]).rowcount
+            stored_id = row["id"]
+            if not inserted and message.idempotency_key is not None:
+                stored_id = conn.execute(
+                    select(_T.c.id).where(_T.c.idempotency_key == message.idempotency_key)
+                ).scalar_one()
+            stored = conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == stored_id)).one()
+        return EnqueueResult(message=_to_message(stored._mapping), created=bool(inserted))
+
+    def enqueue_many(self, messages: Sequence[NewMessage], *, now: datetime) -> list[str]:
+        if not messages:
+            return []
+        rows = [_new_row(m, now) for m in messages]
+        keys = [m.idempotency_key for m in messages if m.idempotency_key is not None]
+        with self._engine.begin() as conn:
+            conn.execute(self._insert_ignoring_known_keys(), rows)
+            if not keys:
+                return [r["id"] for r in rows]
+            known: dict[str, str] = {}
+            for chunk_start in range(0, len(keys), 500):
+                chunk = keys[chunk_start : chunk_start + 500]
+                for key, message_id in conn.execute(
+                    select(_T.c.idempotency_key, _T.c.id).where(_T.c.idempotency_key.in_(chunk))
+                ):
+                    known[key] = message_id
+        return [known.get(r["idempotency_key"], r["id"]) if r["idempotency_key"] else r["id"] for r in rows]
+
+    def _insert_ignoring_known_keys(self) -> Any:
+        if self._dialect == "postgresql":
+            return postgresql.insert(_T).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        if self._dialect == "sqlite":
+            return sqlite.insert(_T).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        return insert(_T)
+
+    def claim(
+        self, worker: str, *, limit: int, lease_seconds: float, now: datetime, ids: Sequence[str] | None = None
+    ) -> list[ClaimedMessage]:
+        due = or_(
+            and_(_T.c.status.in_([MessageStatus.QUEUED, MessageStatus.RETRY]), _T.c.next_attempt_at <= now),
+            and_(_T.c.status == MessageStatus.SENDING, _T.c.lease_expires_at < now),
+        )
+        candidates = select(_T.c.id).where(due).order_by(_T.c.next_attempt_at).limit(limit)
+        if ids is not None:
+            candidates = candidates.where(_T.c.id.in_(list(ids)))
+        if self._dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        lease_until = now + timedelta(seconds=lease_seconds)
+        statement = (
+            update(_T)
+            .where(_T.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                status=MessageStatus.SENDING,
+                lease_owner=worker,
+                lease_expires_at=lease_until,
+                updated_at=now,
+            )
+            .returning(*_CLAIM_COLUMNS)
+        )
+        with self._engine.begin() as conn:
+            rows = conn.execute(statement).all()
+        return [
+            ClaimedMessage(
+                id=r.id,
+                smtp_account_id=r.smtp_account_id,
+                envelope_from=r.envelope_from,
+                envelope_to=tuple(r.envelope_to),
+                smtputf8=r.smtputf8,
+                data=r.data,
+                attempt_number=r.attempt_count + 1,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    def renew(self, worker: str, ids: Sequence[str], *, lease_seconds: float, now: datetime) -> None:
+        if not ids:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(_T)
+                .where(_T.c.id.in_(list(ids)), _T.c.lease_owner == worker, _T.c.status == MessageStatus.SENDING)
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            )
+
+    def settle(self, worker: str, settlements: Sequence[Settlement], *, now: datetime) -> int:
+        if not settlements:
+            return 0
+        held = 0
+        with self._engine.begin() as conn:
+            conn.execute(insert(_A), [_attempt_row(s.attempt) for s in settlements])
+            for s in settlements:
+                attempt = s.attempt
+                values: dict[str, Any] = {
+                    "status": s.status,
+                    "attempt_count": attempt.number,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "last_reason": attempt.reason,
+                    "last_smtp_code": attempt.smtp_code,
+                    "last_enhanced_code": attempt.enhanced_code,
+                    "last_error": s.error if s.error is not None else attempt.server_text,
+                    "updated_at": now,
+                }
+                if s.status == MessageStatus.RETRY:
+                    values["next_attempt_at"] = s.next_attempt_at or now
+                if s.status in (MessageStatus.SENT, MessageStatus.FAILED):
+                    values["settled_at"] = now
+                held += conn.execute(
+                    update(_T)
+                    .where(
+                        _T.c.id == attempt.message_id,
+                        _T.c.lease_owner == worker,
+                        _T.c.status == MessageStatus.SENDING,
+                    )
+                    .values(**values)
+                ).rowcount
+        return held
+
+    def release(self, worker: str, ids: Sequence[str], *, now: datetime) -> None:
+        if not ids:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(_T)
+                .where(_T.c.id.in_(list(ids)), _T.c.lease_owner == worker, _T.c.status == MessageStatus.SENDING)
+                .values(
+                    status=MessageStatus.QUEUED,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+
+    def requeue(self, message_id: str, *, now: datetime) -> OutboxMessage:
+        with self._engine.begin() as conn:
+            current = self._require(conn, message_id)
+            if current.status in (MessageStatus.SENT, MessageStatus.SENDING):
+                raise ConflictError(
+                    f"Message {message_id} is {current.status.value}; only failed, cancelled or waiting "
+                    "messages can be sent again.",
+                    code="message_not_retryable",
+                )
+            conn.execute(
+                update(_T)
+                .where(_T.c.id == message_id)
+                .values(status=MessageStatus.QUEUED, next_attempt_at=now, settled_at=None, updated_at=now)
+            )
+            return self._require(conn, message_id)
+
+    def cancel(self, message_id: str, *, now: datetime) -> OutboxMessage:
+        with self._engine.begin() as conn:
+            current = self._require(conn, message_id)
+            if current.status not in (MessageStatus.QUEUED, MessageStatus.RETRY):
+                raise ConflictError(
+                    f"Message {message_id} is {current.status.value} and can no longer be cancelled.",
+                    code="message_not_cancellable",
+                )
+            conn.execute(
+                update(_T)
+                .where(_T.c.id == message_id, _T.c.status.in_([MessageStatus.QUEUED, MessageStatus.RETRY]))
+                .values(status=MessageStatus.CANCELLED, settled_at=now, updated_at=now)
+            )
+            return self._require(conn, message_id)
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def get(self, message_id: str, *, with_data: bool = False) -> OutboxMessage | None:
+        columns = list(_T.c) if with_data else _SUMMARY_COLUMNS
+        with self._engine.connect() as conn:
+            row = conn.execute(select(*columns).where(_T.c.id == message_id)).first()
+        return _to_message(row._mapping) if row else None
+
+    def attempts(self, message_id: str) -> list[Attempt]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_A).where(_A.c.message_id == message_id).order_by(_A.c.id)).all()
+        return [
+            Attempt(
+                message_id=r.message_id,
+                number=r.number,
+                worker=r.worker,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                outcome=r.outcome,
+                reason=r.reason,
+                smtp_code=r.smtp_code,
+                enhanced_code=r.enhanced_code,
+                server_text=r.server_text,
+                refused=r.refused,
+            )
+            for r in rows
+        ]
+
+    def list(
+        self,
+        *,
+        status: MessageStatus | None = None,
+        customer_id: str | None = None,
+        flow_run_id: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[OutboxMessage]:
+        query = select(*_SUMMARY_COLUMNS).order_by(_T.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(_T.c.status == status)
+        if customer_id is not None:
+            query = query.where(_T.c.customer_id == customer_id)
+        if flow_run_id is not None:
+            query = query.where(_T.c.flow_run_id == flow_run_id)
+        if before_id is not None:
+            query = query.where(_T.c.id < before_id)
+        with self._engine.connect() as conn:
+            return [_to_message(r._mapping) for r in conn.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_T.c.status, func.count()).group_by(_T.c.status)).all()
+        counts = {s.value: 0 for s in MessageStatus}
+        counts.update({status: count for status, count in rows})
+        return counts
+
+    def _require(self, conn: Any, message_id: str) -> OutboxMessage:
+        row = conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == message_id)).first()
+        if row is None:
+            raise NotFoundError(f"No message with id {message_id}.", code="message_not_found")
+        return _to_message(row._mapping)
+
+
+def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_message_id(),
+        "idempotency_key": message.idempotency_key,
+        "status": MessageStatus.QUEUED.value,
+        "smtp_account_id": message.smtp_account_id,
+        "envelope_from": message.envelope_from,
+        "envelope_to": list(message.envelope_to),
+        "smtputf8": message.smtputf8,
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "data": message.data,
+        "customer_id": message.customer_id,
+        "flow_run_id": message.flow_run_id,
+        "attempt_count": 0,
+        "next_attempt_at": message.not_before or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _attempt_row(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "message_id": attempt.message_id,
+        "number": attempt.number,
+        "worker": attempt.worker,
+        "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at,
+        "outcome": attempt.outcome,
+        "reason": attempt.reason,
+        "smtp_code": attempt.smtp_code,
+        "enhanced_code": attempt.enhanced_code,
+        "server_text": attempt.server_text,
+        "refused": attempt.refused,
+    }
+
+
+def _to_message(row: Mapping[str, Any]) -> OutboxMessage:
+    return OutboxMessage(
+        id=row["id"],
+        status=MessageStatus(row["status"]),
+        idempotency_key=row["idempotency_key"],
+        smtp_account_id=row["smtp_account_id"],
+        envelope_from=row["envelope_from"],
+        envelope_to=tuple(row["envelope_to"]),
+        smtputf8=row["smtputf8"],
+        message_id=row["message_id"],
+        subject=row["subject"],
+        customer_id=row["customer_id"],
+        flow_run_id=row["flow_run_id"],
+        attempt_count=row["attempt_count"],
+        next_attempt_at=row["next_attempt_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        last_reason=row["last_reason"],
+        last_smtp_code=row["last_smtp_code"],
+        last_enhanced_code=row["last_enhanced_code"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        settled_at=row["settled_at"],
+        data=row.get("data"),
+    )
