@@ -1,0 +1,90 @@
+"""Body parts: line-ending normalisation and the choice of Content-Transfer-Encoding.
+
+Every part leaves here 7-bit clean with CRLF line endings and lines of at most 78 octets, so it
+survives any relay, including ones without 8BITMIME. The rule, per part:
+
+* ``7bit`` when the text is printable ASCII (plus tab), every line is <= 78 octets, no line ends in
+  whitespace (some relays strip it) and no line starts with ``From `` (mbox delivery would turn it
+  into ``>From ``);
+* otherwise ``quoted-printable`` or ``base64``, whichever is smaller (ties go to quoted-printable,
+  which stays readable). Mostly-Latin text ends up quoted-printable, Cyrillic and CJK base64.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Final
+
+from mailcard.errors import InputError
+
+__all__ = ["EncodedBody", "encode_body", "normalize_text"]
+
+_SEVEN_BIT_ALLOWED: Final = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+_MAX_7BIT_LINE: Final = 78
+_B64_LINE: Final = 76  # RFC 2045 §6.8: at most 76 characters per encoded line
+_B64_CHUNK: Final = _B64_LINE // 4 * 3
+
+EncodedBody = tuple[str, bytes]
+"""``(content_transfer_encoding, encoded_bytes)``; the bytes use CRLF and end without a newline."""
+
+
+def normalize_text(text: str, what: str) -> bytes:
+    """UTF-8 bytes of ``text`` with every CRLF, lone CR and lone LF turned into CRLF."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"the {what} part contains an unpaired surrogate and cannot be encoded as UTF-8",
+            details={"field": what},
+        ) from exc
+    return data.replace(b"\n", b"\r\n")
+
+
+def _is_7bit_safe(data: bytes) -> bool:
+    if data.translate(None, _SEVEN_BIT_ALLOWED):
+        return False
+    if b" \r\n" in data or b"\t\r\n" in data or data.endswith((b" ", b"\t")):
+        return False
+    if data.startswith(b"From ") or b"\nFrom " in data:
+        return False
+    return max(map(len, data.split(b"\r\n"))) <= _MAX_7BIT_LINE
+
+
+def _quoted_printable(data: bytes) -> bytes:
+    # binascii's encoder is C and does what RFC 2045 §6.7 needs: soft breaks at 76, trailing
+    # whitespace before a line break (and at the very end) encoded, '=' and 8-bit bytes encoded.
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    if b"\n" not in data:
+        # It copies the line-ending style of the input; input without any line break gets LF
+        # soft breaks, so make them CRLF.
+        encoded = encoded.replace(b"\n", b"\r\n")
+    # Protect "From " at a line start against mbox munging: =46 is "F".
+    if encoded.startswith(b"From "):
+        encoded = b"=46" + encoded[1:]
+    if b"\nFrom " in encoded:
+        encoded = encoded.replace(b"\nFrom ", b"\n=46rom ")
+    return encoded
+
+
+def _base64(data: bytes) -> bytes:
+    b2a = binascii.b2a_base64
+    return b"\r\n".join(
+        [b2a(data[i : i + _B64_CHUNK], newline=False) for i in range(0, len(data), _B64_CHUNK)]
+    )
+
+
+def _base64_size(size: int) -> int:
+    chars = (size + 2) // 3 * 4
+    return chars + 2 * max(0, (chars - 1) // _B64_LINE)
+
+
+def encode_body(data: bytes) -> EncodedBody:
+    """Pick and apply the transfer encoding for normalised (CRLF) UTF-8 ``data``."""
+    if _is_7bit_safe(data):
+        return "7bit", data
+    qp = _quoted_printable(data)
+    if len(qp) <= _base64_size(len(data)):
+        return "quoted-printable", qp
+    return "base64", _base64(data)
