@@ -171,7 +171,15 @@ class SqlOutboxStore:
                 ).rowcount
         return held
 
-    def release(self, worker: str, ids: Sequence[str], *, now: datetime) -> None:
+    def release(
+        self,
+        worker: str,
+        ids: Sequence[str],
+        *,
+        now: datetime,
+        not_before: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
         if not ids:
             return
         with self._engine.begin() as conn:
@@ -182,8 +190,9 @@ class SqlOutboxStore:
                     status=MessageStatus.QUEUED,
                     lease_owner=None,
                     lease_expires_at=None,
-                    next_attempt_at=now,
+                    next_attempt_at=not_before or now,
                     updated_at=now,
+                    **({"last_error": error} if error is not None else {}),
                 )
             )
 

@@ -42,8 +42,16 @@ class OutboxStore(Protocol):
         """Record attempts and move messages on; returns how many this worker still held the lease for."""
         ...
 
-    def release(self, worker: str, ids: Sequence[str], *, now: datetime) -> None:
-        """Give leased messages back untouched (graceful stop before an attempt began)."""
+    def release(
+        self,
+        worker: str,
+        ids: Sequence[str],
+        *,
+        now: datetime,
+        not_before: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Give leased messages back without an attempt (graceful stop, or a set-up problem to fix first)."""
         ...
 
     def get(self, message_id: str, *, with_data: bool = False) -> OutboxMessage | None: ...

@@ -1,0 +1,118 @@
+"""The composition root: builds the real pieces from :class:`~mailcard.settings.Settings`.
+
+Nothing is built at import time anywhere in mailcard; the CLI, the server and the tests call
+:func:`build` (tests may pass their own settings, or swap a piece such as the transport for a fake).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from mailcard.compose import Composer
+from mailcard.crypto import SecretBox, load_or_create_key
+from mailcard.db.engine import create_db_engine
+from mailcard.db.migrate import upgrade
+from mailcard.delivery.settings import SmtpSettings, parse_smtp_url
+from mailcard.delivery.smtp import SmtpTransport
+from mailcard.delivery.transport import Transport
+from mailcard.delivery.worker import DeliveryWorker, WorkerOptions
+from mailcard.devinbox import DevInboxStore
+from mailcard.outbox.retry import RetryPolicy
+from mailcard.outbox.sql import SqlOutboxStore
+from mailcard.rendering import TemplateEngine
+from mailcard.settings import Settings
+from mailcard.smtp_accounts import SmtpAccountStore
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    outbox: SqlOutboxStore
+    accounts: SmtpAccountStore
+    secrets: SecretBox
+    devinbox: DevInboxStore
+    templates: TemplateEngine = field(default_factory=TemplateEngine)
+
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(
+            max_attempts=s.retry_max_attempts,
+            base_delay_seconds=s.retry_base_seconds,
+            max_delay_seconds=s.retry_max_delay_seconds,
+            max_age_seconds=s.retry_max_age_seconds,
+        )
+
+    def worker_options(self, **overrides: Any) -> WorkerOptions:
+        s = self.settings
+        values: dict[str, Any] = {
+            "concurrency": s.worker_concurrency,
+            "batch_size": s.worker_batch_size,
+            "lease_seconds": s.lease_seconds,
+            "poll_seconds": s.worker_poll_seconds,
+        }
+        values.update(overrides)
+        return WorkerOptions(**values)
+
+    def transport(self) -> Transport:
+        return SmtpTransport()
+
+    def worker(self, *, transport: Transport | None = None, **overrides: Any) -> DeliveryWorker:
+        return DeliveryWorker(
+            self.outbox,
+            transport or self.transport(),
+            self.accounts,
+            policy=self.retry_policy(),
+            options=self.worker_options(**overrides),
+        )
+
+    def composer(self) -> Composer:
+        return Composer(self.outbox, templates=self.templates)
+
+    def smtp_ca_file(self) -> str | None:
+        return self.settings.smtp_ca_file or os.environ.get("SSL_CERT_FILE") or None
+
+    def parse_smtp(self, url: str, *, password_env: str | None = None) -> SmtpSettings:
+        """An SMTP URL with the installation's CA file applied when the URL names none."""
+        settings = parse_smtp_url(url, password_env=password_env)
+        ca_file = self.smtp_ca_file()
+        if ca_file and settings.ca_file is None:
+            from dataclasses import replace
+
+            settings = replace(settings, ca_file=ca_file)
+        return settings
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def build(settings: Settings | None = None, *, migrate: bool = True) -> Container:
+    settings = settings or Settings()
+    engine = create_db_engine(settings.resolved_database_url())
+    if migrate:
+        upgrade(engine)
+    key = load_or_create_key(
+        settings.secret_key.get_secret_value() if settings.secret_key else None,
+        settings.data_dir / "secret.key",
+    )
+    secrets = SecretBox(key)
+    fallback = None
+    if settings.smtp_url:
+        fallback = parse_smtp_url(settings.smtp_url)
+        if settings.smtp_ca_file and fallback.ca_file is None:
+            from dataclasses import replace
+
+            fallback = replace(fallback, ca_file=settings.smtp_ca_file)
+    accounts = SmtpAccountStore(engine, secrets, fallback=fallback, devinbox_port=settings.devinbox_port)
+    return Container(
+        settings=settings,
+        engine=engine,
+        outbox=SqlOutboxStore(engine),
+        accounts=accounts,
+        secrets=secrets,
+        devinbox=DevInboxStore(settings.devinbox_dir),
+    )

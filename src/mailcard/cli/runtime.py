@@ -1,0 +1,101 @@
+"""What every command shares: building the container, printing JSON or Rich, and exit codes.
+
+Errors from :mod:`mailcard.errors` become a clear message (or a JSON ``{"error": ...}`` object with
+``--json``) and an exit code: 2 for usage and set-up problems the user must fix, 1 for an operation
+that ran and failed. Nothing prints a traceback at a user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from mailcard.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    ContentBlockedError,
+    DeliveryError,
+    InputError,
+    MailcardError,
+    NotFoundError,
+    PermissionDeniedError,
+    TemplateError,
+)
+
+if TYPE_CHECKING:
+    from mailcard.bootstrap import Container
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON object for scripts instead of text.")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def exit_code_for(error: MailcardError) -> int:
+    if isinstance(error, ContentBlockedError | DeliveryError | TemplateError | ConflictError):
+        return EXIT_FAILED
+    if isinstance(error, InputError | ConfigurationError | NotFoundError):
+        return EXIT_USAGE
+    if isinstance(error, AuthenticationError | PermissionDeniedError):
+        return EXIT_FAILED
+    return EXIT_FAILED
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(error: MailcardError, *, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json({"error": error.to_dict()})
+    else:
+        err_console.print(f"[bold red]Error[/] ({error.code}): {error.message}")
+        if error.hint:
+            err_console.print(f"[yellow]Hint:[/] {error.hint}")
+        for finding in getattr(error, "findings", []) or []:
+            data = finding.to_dict() if hasattr(finding, "to_dict") else finding
+            err_console.print(f"  - [{data.get('severity')}] {data.get('code')}: {data.get('message')}")
+    raise typer.Exit(exit_code_for(error))
+
+
+def usage_error(message: str, *, as_json: bool, hint: str | None = None) -> NoReturn:
+    fail(InputError(message, code="usage_error", hint=hint), as_json=as_json)
+
+
+@contextmanager
+def handled(*, as_json: bool) -> Iterator[None]:
+    """Turn mailcard errors into messages and exit codes."""
+    try:
+        yield
+    except MailcardError as error:
+        fail(error, as_json=as_json)
+
+
+@contextmanager
+def container() -> Iterator[Container]:
+    from mailcard.bootstrap import build  # imported here so `mailcard --help` stays fast
+
+    app = build()
+    try:
+        yield app
+    finally:
+        app.dispose()
+
+
+def emit(data: Any, *, as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        human()

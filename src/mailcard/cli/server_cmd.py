@@ -1,0 +1,102 @@
+"""``mailcard run``, ``mailcard worker`` and ``mailcard db upgrade``: the long-running processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import typer
+
+from mailcard.cli.runtime import JsonOption, console, container, emit, handled
+from mailcard.db.migrate import current_revision, head_revision, upgrade
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register(app: typer.Typer) -> None:
+    db = typer.Typer(help="Database schema.", no_args_is_help=True)
+    app.add_typer(db, name="db")
+
+    @db.command("upgrade")
+    def db_upgrade(as_json: bool = JsonOption) -> None:
+        """Bring the database schema to the newest version (safe to run any time)."""
+        with handled(as_json=as_json):
+            from mailcard.bootstrap import build
+
+            mailcard = build(migrate=False)
+            try:
+                before = current_revision(mailcard.engine)
+                upgrade(mailcard.engine)
+                data = {"from": before, "to": head_revision(), "database": mailcard.engine.url.render_as_string()}
+            finally:
+                mailcard.dispose()
+            emit(data, as_json=as_json, human=lambda: console.print(f"database at {data['to']} (was {before})"))
+
+    @app.command()
+    def worker(
+        concurrency: int | None = typer.Option(None, "--concurrency", min=1, max=1000),
+    ) -> None:
+        """Deliver queued e-mail until stopped (SIGTERM or Ctrl-C finishes what is in flight first)."""
+        with handled(as_json=False), container() as mailcard:
+            _configure_logging(mailcard.settings.log_level)
+            overrides = {"concurrency": concurrency} if concurrency else {}
+            asyncio.run(_run_worker(mailcard.worker(**overrides)))
+
+    @app.command()
+    def run(
+        host: str | None = typer.Option(None, "--host"),
+        port: int | None = typer.Option(None, "--port"),
+        no_worker: bool = typer.Option(False, "--no-worker", help="Serve the API only; run workers apart."),
+        devinbox: bool | None = typer.Option(
+            None, "--devinbox/--no-devinbox", help="Capture e-mail locally (default: when no SMTP account is set)."
+        ),
+    ) -> None:
+        """Serve the HTTP API with a worker and, in development, the dev inbox."""
+        import uvicorn
+
+        from mailcard.api.app import Services, create_app
+        from mailcard.devinbox import BANNER
+
+        with handled(as_json=False), container() as mailcard:
+            settings = mailcard.settings
+            _configure_logging(settings.log_level)
+            if devinbox is None:
+                devinbox = (
+                    settings.devinbox_enabled
+                    if settings.devinbox_enabled is not None
+                    else not mailcard.accounts.has_real_account()
+                )
+            if devinbox:
+                console.print(f"[bold yellow]{BANNER}[/] (SMTP on 127.0.0.1:{settings.devinbox_port})")
+            api = create_app(mailcard, Services(worker=not no_worker, devinbox=devinbox))
+            uvicorn.run(
+                api,
+                host=host or settings.host,
+                port=port or settings.port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+
+
+async def _run_worker(delivery_worker: object) -> None:
+    from mailcard.delivery.worker import DeliveryWorker
+
+    assert isinstance(delivery_worker, DeliveryWorker)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logging.getLogger("mailcard.worker").info("worker %s started", delivery_worker.worker_id)
+    try:
+        await delivery_worker.run(stop)
+    finally:
+        await delivery_worker.aclose()
+        logging.getLogger("mailcard.worker").info(
+            "worker stopped: %s sent, %s failed, %s to retry",
+            delivery_worker.sent,
+            delivery_worker.failed,
+            delivery_worker.retried,
+        )

@@ -1,0 +1,185 @@
+"""Turns an :class:`EmailRequest` into a durable outbox message, or refuses with findings.
+
+The order matters: addresses and header safety first (cheap, and nothing else makes sense without
+them), then rendering, then validation of what was rendered (the last line of defence: a blocked
+message never reaches the outbox), then the preheader and text part, then MIME, then the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mailcard.content.preheader import inject_preheader, preheader_for_text_only
+from mailcard.content.text_part import html_to_text
+from mailcard.domain.mailbox import Mailbox
+from mailcard.errors import AddressError, ContentBlockedError, InputError
+from mailcard.mime import BuiltMessage, MessageDraft, build_message
+from mailcard.outbox.model import NewMessage, OutboxMessage
+from mailcard.outbox.store import OutboxStore
+from mailcard.rendering import RenderOptions, TemplateEngine
+from mailcard.validation import ContentToCheck, Finding, LinkPolicy, check_content
+from mailcard.validation.addresses import parse_mailbox, parse_recipient_list
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    """What a caller wants sent. With ``context``, subject, preheader, text and html are Twig templates."""
+
+    sender: str | Mailbox
+    to: str | Sequence[str | Mailbox]
+    subject: str
+    text: str | None = None
+    html: str | None = None
+    preheader: str | None = None
+    context: Mapping[str, Any] | None = None
+    timezone: str = "UTC"
+    idempotency_key: str | None = None
+    smtp_account_id: int | None = None
+    customer_id: str | None = None
+    flow_run_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedEmail:
+    """A rendered, validated, built message that has not been stored (a preview, or about to be)."""
+
+    sender: Mailbox
+    recipients: tuple[Mailbox, ...]
+    subject: str
+    preheader: str | None
+    text: str | None
+    html: str | None
+    built: BuiltMessage
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Submission:
+    message: OutboxMessage
+    created: bool
+    findings: tuple[Finding, ...]
+
+
+class Composer:
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        *,
+        templates: TemplateEngine,
+        link_policy: LinkPolicy = LinkPolicy(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._outbox = outbox
+        self._templates = templates
+        self._link_policy = link_policy
+        self._clock = clock
+
+    def prepare(self, request: EmailRequest, *, strict: bool = False) -> PreparedEmail:
+        """Render, validate and build; raises ``ContentBlockedError`` when validation finds errors."""
+        sender = request.sender if isinstance(request.sender, Mailbox) else parse_mailbox(request.sender)
+        recipients = _recipients(request.to)
+        subject, preheader, text, html = self._render(request, strict=strict)
+        if not text and not html:
+            raise InputError("The message has no body: give a text or an HTML body.", code="empty_body")
+        report = check_content(
+            ContentToCheck(subject=subject, preheader=preheader, html=html, text=text), policy=self._link_policy
+        )
+        if report.verdict == "block":
+            blocking = [f for f in report.findings if f.severity == "error"]
+            raise ContentBlockedError(
+                "The message was not sent: " + "; ".join(f.message for f in blocking),
+                findings=report.findings,
+            )
+        if preheader and not html:
+            html = preheader_for_text_only(text or "", preheader)
+        elif preheader and html:
+            html = inject_preheader(html, preheader)
+        if html and not text:
+            text = html_to_text(html)
+        built = build_message(
+            MessageDraft(
+                sender=sender,
+                to=recipients,
+                subject=subject,
+                text=text,
+                html=html,
+                headers=dict(request.headers),
+                date=self._clock(),
+            )
+        )
+        return PreparedEmail(
+            sender=sender,
+            recipients=tuple(recipients),
+            subject=subject,
+            preheader=preheader,
+            text=text,
+            html=html,
+            built=built,
+            findings=tuple(report.findings),
+        )
+
+    def submit(self, request: EmailRequest) -> Submission:
+        prepared = self.prepare(request)
+        built = prepared.built
+        result = self._outbox.enqueue(
+            NewMessage(
+                envelope_from=built.envelope_from,
+                envelope_to=built.envelope_to,
+                data=built.data,
+                message_id=built.message_id,
+                subject=prepared.subject,
+                smtputf8=built.smtputf8,
+                idempotency_key=request.idempotency_key,
+                smtp_account_id=request.smtp_account_id,
+                customer_id=request.customer_id,
+                flow_run_id=request.flow_run_id,
+            ),
+            now=self._clock(),
+        )
+        return Submission(message=result.message, created=result.created, findings=prepared.findings)
+
+    def _render(self, request: EmailRequest, *, strict: bool) -> tuple[str, str | None, str | None, str | None]:
+        if request.context is None:
+            return request.subject, request.preheader, request.text, request.html
+        plain = RenderOptions(autoescape=None, strict_variables=strict, timezone=request.timezone)
+        html_options = RenderOptions(autoescape="html", strict_variables=strict, timezone=request.timezone)
+        context = request.context
+
+        def render(source: str | None, options: RenderOptions, name: str) -> str | None:
+            if source is None:
+                return None
+            return self._templates.render(source, context, options, name=name)
+
+        subject = render(request.subject, plain, "subject") or ""
+        return (
+            " ".join(subject.split()),  # a rendered subject must stay on one line
+            render(request.preheader, plain, "preheader"),
+            render(request.text, plain, "text"),
+            render(request.html, html_options, "html"),
+        )
+
+
+def _recipients(to: str | Sequence[str | Mailbox]) -> list[Mailbox]:
+    if isinstance(to, str):
+        mailboxes, problems = parse_recipient_list(to)
+    else:
+        mailboxes, problems = [], []
+        for item in to:
+            if isinstance(item, Mailbox):
+                mailboxes.append(item)
+            else:
+                found, found_problems = parse_recipient_list(item)
+                mailboxes.extend(found)
+                problems.extend(found_problems)
+    if problems:
+        raise AddressError(
+            "Some recipients are not valid e-mail addresses: " + "; ".join(p.message for p in problems),
+            details={"findings": [p.to_dict() for p in problems]},
+        )
+    if not mailboxes:
+        raise AddressError("The message has no recipient.", code="no_recipient")
+    return mailboxes

@@ -1,0 +1,295 @@
+"""The delivery worker: claims outbox messages, sends them, writes the outcome back.
+
+It knows nothing of templates, customers or flows. One worker process runs one asyncio loop:
+
+* a claim loop leases batches of due messages (several workers, on one machine or many, share the
+  outbox safely: see :mod:`mailcard.outbox.sql`);
+* each message is sent in its own task, bounded by the worker's concurrency, the account's connection
+  limit and the account's rate limit;
+* outcomes are written back in batches (one transaction per flush) and leases of messages still in
+  flight are renewed, so a slow server never lets another worker take a message that is being sent;
+* a graceful stop finishes what is in flight, writes it back and returns unstarted messages.
+
+Database calls are synchronous SQLAlchemy run in one helper thread, so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from mailcard.delivery.accounts import AccountResolver, ResolvedAccount
+from mailcard.delivery.ratelimit import RateLimiter
+from mailcard.delivery.transport import Envelope, Transport
+from mailcard.errors import ConfigurationError, DeliveryError
+from mailcard.outbox.model import Attempt, ClaimedMessage, MessageStatus, Settlement
+from mailcard.outbox.retry import GiveUp, RetryPolicy, decide_retry
+from mailcard.outbox.store import OutboxStore
+
+log = logging.getLogger("mailcard.worker")
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    concurrency: int = 8
+    batch_size: int = 64
+    lease_seconds: float = 120.0
+    poll_seconds: float = 0.5
+    flush_seconds: float = 0.05
+    config_error_delay_seconds: float = 60.0
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: OutboxStore,
+        transport: Transport,
+        accounts: AccountResolver,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        options: WorkerOptions = WorkerOptions(),
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._transport = transport
+        self._accounts = accounts
+        self._policy = policy
+        self._options = options
+        self.worker_id = worker_id or default_worker_id()
+        self._clock = clock
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcard-db")
+        self._slots = asyncio.Semaphore(options.concurrency)
+        self._account_slots: dict[str, asyncio.Semaphore] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+        self._resolved: dict[int | None, tuple[float, ResolvedAccount]] = {}
+        self._in_flight: set[str] = set()
+        self._pending: list[Settlement] = []
+        self._postponed: list[tuple[str, str]] = []
+        self._flushed = asyncio.Event()
+        self.sent = 0
+        self.failed = 0
+        self.retried = 0
+
+    # -- running -------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, only_ids: Sequence[str] | None = None) -> None:
+        """Deliver until ``stop`` is set; with ``only_ids``, until those messages are settled or waiting."""
+        flusher = asyncio.create_task(self._flush_loop(stop))
+        renewer = asyncio.create_task(self._renew_loop(stop))
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                free = self._options.concurrency - len(self._in_flight)
+                batch: list[ClaimedMessage] = []
+                if free > 0:
+                    batch = await self._call_db(
+                        self._store.claim,
+                        self.worker_id,
+                        limit=min(free, self._options.batch_size),
+                        lease_seconds=self._options.lease_seconds,
+                        now=self._clock(),
+                        ids=only_ids,
+                    )
+                for message in batch:
+                    self._in_flight.add(message.id)
+                    task = asyncio.create_task(self._deliver(message))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if only_ids is not None and not batch and not self._in_flight:
+                    break
+                if not batch:
+                    await _wait_or_timeout(stop, self._options.poll_seconds if free > 0 else 0.01)
+                else:
+                    await asyncio.sleep(0)
+        finally:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            stop.set()
+            await asyncio.gather(flusher, renewer, return_exceptions=True)
+            await self._flush()
+
+    async def run_once(self, ids: Sequence[str]) -> None:
+        """Attempt the given messages that are due, once each (the CLI's in-process delivery)."""
+        await self.run(asyncio.Event(), only_ids=list(ids))
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+        self._db.shutdown(wait=True)
+
+    # -- one message ---------------------------------------------------------------------------------
+
+    async def _deliver(self, message: ClaimedMessage) -> None:
+        started = self._clock()
+        try:
+            try:
+                account = await self._account(message.smtp_account_id)
+            except ConfigurationError as exc:
+                # A broken set-up is not this message's fault: keep it waiting, say so loudly.
+                log.error("cannot deliver %s: %s", message.id, exc)
+                self._postponed.append((message.id, str(exc)))
+                return
+            async with self._account_slot(account), self._slots:
+                await self._limiter(account).acquire()
+                settlement = await self._attempt(message, account, started)
+            self._pending.append(settlement)
+        except Exception:  # a bug must not lose the message: record it and let the policy retry
+            log.exception("unexpected error delivering %s", message.id)
+            error = DeliveryError(
+                "Internal error while sending; see the worker log.", reason="internal_error", transient=True
+            )
+            self._pending.append(self._failure(message, started, error))
+        finally:
+            self._in_flight.discard(message.id)
+        if len(self._pending) >= self._options.batch_size:
+            await self._flush()
+
+    async def _attempt(
+        self, message: ClaimedMessage, account: ResolvedAccount, started: datetime
+    ) -> Settlement:
+        envelope = Envelope(
+            sender=message.envelope_from, recipients=message.envelope_to, smtputf8=message.smtputf8
+        )
+        try:
+            result = await self._transport.send(account.settings, envelope, message.data)
+        except DeliveryError as error:
+            return self._failure(message, started, error)
+        self.sent += 1
+        attempt = Attempt(
+            message_id=message.id,
+            number=message.attempt_number,
+            worker=self.worker_id,
+            started_at=started,
+            finished_at=self._clock(),
+            outcome="sent",
+            smtp_code=result.smtp_code,
+            server_text=result.server_text,
+            refused={addr: list(reply) for addr, reply in result.refused.items()} or None,
+        )
+        return Settlement(attempt=attempt, status=MessageStatus.SENT, error="")
+
+    def _failure(self, message: ClaimedMessage, started: datetime, error: DeliveryError) -> Settlement:
+        now = self._clock()
+        attempt = Attempt(
+            message_id=message.id,
+            number=message.attempt_number,
+            worker=self.worker_id,
+            started_at=started,
+            finished_at=now,
+            outcome="transient" if error.transient else "permanent",
+            reason=error.reason,
+            smtp_code=error.smtp_code,
+            enhanced_code=error.enhanced_code,
+            server_text=error.server_text,
+        )
+        decision = decide_retry(
+            self._policy,
+            attempt_number=message.attempt_number,
+            transient=error.transient,
+            queued_at=message.created_at,
+            now=now,
+        )
+        text = error.message if error.hint is None else f"{error.message} {error.hint}"
+        if isinstance(decision, GiveUp):
+            self.failed += 1
+            if decision.why != "permanent":
+                text = f"{text} (gave up: {decision.why.replace('_', ' ')})"
+            return Settlement(attempt=attempt, status=MessageStatus.FAILED, error=text)
+        self.retried += 1
+        return Settlement(
+            attempt=attempt, status=MessageStatus.RETRY, next_attempt_at=decision.at, error=text
+        )
+
+    # -- accounts ------------------------------------------------------------------------------------
+
+    async def _account(self, account_id: int | None) -> ResolvedAccount:
+        loop = asyncio.get_running_loop()
+        cached = self._resolved.get(account_id)
+        if cached is not None and loop.time() - cached[0] < 30.0:
+            return cached[1]
+        account = await self._call_db(self._accounts.resolve, account_id)
+        self._resolved[account_id] = (loop.time(), account)
+        return account
+
+    def _account_slot(self, account: ResolvedAccount) -> asyncio.Semaphore:
+        slot = self._account_slots.get(account.key)
+        if slot is None:
+            slot = self._account_slots[account.key] = asyncio.Semaphore(
+                max(1, account.limits.max_connections)
+            )
+        return slot
+
+    def _limiter(self, account: ResolvedAccount) -> RateLimiter:
+        limiter = self._limiters.get(account.key)
+        if limiter is None:
+            limits = account.limits
+            limiter = self._limiters[account.key] = RateLimiter(
+                per_second=limits.per_second,
+                window_limit=limits.window_limit,
+                window_seconds=limits.window_seconds,
+            )
+        return limiter
+
+    # -- writing back --------------------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        if self._postponed:
+            postponed, self._postponed = self._postponed, []
+            now = self._clock()
+            for message_id, error in postponed:
+                await self._call_db(
+                    self._store.release,
+                    self.worker_id,
+                    [message_id],
+                    now=now,
+                    not_before=now + timedelta(seconds=self._options.config_error_delay_seconds),
+                    error=error,
+                )
+        if self._pending:
+            batch, self._pending = self._pending, []
+            await self._call_db(self._store.settle, self.worker_id, batch, now=self._clock())
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await _wait_or_timeout(stop, self._options.flush_seconds)
+            await self._flush()
+
+    async def _renew_loop(self, stop: asyncio.Event) -> None:
+        interval = max(0.05, self._options.lease_seconds / 3)
+        while not stop.is_set():
+            await _wait_or_timeout(stop, interval)
+            if self._in_flight:
+                await self._call_db(
+                    self._store.renew,
+                    self.worker_id,
+                    list(self._in_flight),
+                    lease_seconds=self._options.lease_seconds,
+                    now=self._clock(),
+                )
+
+    async def _call_db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: func(*args, **kwargs))
+
+
+async def _wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,233 @@
+"""SMTP accounts: saved by admins, or created from a URL or a flow block's inline settings.
+
+Passwords are encrypted with :class:`~mailcard.crypto.SecretBox` before they reach the database and
+decrypted only when the worker resolves an account for sending. This module is also the worker's
+:class:`~mailcard.delivery.accounts.AccountResolver`: a message without an account goes through the
+default account, else ``MAILCARD_SMTP_URL``, else the dev inbox, so nothing leaves the machine
+until someone configures a real server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from mailcard.crypto import SecretBox
+from mailcard.db.schema import smtp_accounts
+from mailcard.delivery.accounts import AccountLimits, ResolvedAccount
+from mailcard.delivery.settings import SmtpSettings
+from mailcard.errors import ConfigurationError, NotFoundError
+
+_T = smtp_accounts
+DEVINBOX_KEY = "devinbox"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpAccount:
+    """A stored account as people see it: no password, only whether one is set."""
+
+    id: int
+    name: str
+    kind: str
+    host: str
+    port: int
+    security: str
+    username: str | None
+    has_password: bool
+    from_filter: str | None
+    is_default: bool
+    limits: AccountLimits
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "host": self.host,
+            "port": self.port,
+            "security": self.security,
+            "username": self.username,
+            "has_password": self.has_password,
+            "from_filter": self.from_filter,
+            "is_default": self.is_default,
+            "max_connections": self.limits.max_connections,
+            "rate_per_second": self.limits.per_second,
+            "rate_window_limit": self.limits.window_limit,
+            "rate_window_seconds": self.limits.window_seconds,
+        }
+
+
+def devinbox_settings(port: int) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=port, security="none", username=None, password=None, name="devinbox")
+
+
+class SmtpAccountStore:
+    def __init__(
+        self,
+        engine: Engine,
+        box: SecretBox,
+        *,
+        fallback: SmtpSettings | None,
+        devinbox_port: int,
+    ) -> None:
+        self._engine = engine
+        self._box = box
+        self._fallback = fallback
+        self._devinbox_port = devinbox_port
+
+    def save(
+        self,
+        name: str,
+        settings: SmtpSettings,
+        *,
+        kind: str = "saved",
+        from_filter: str | None = None,
+        is_default: bool = False,
+        limits: AccountLimits = AccountLimits(),
+    ) -> SmtpAccount:
+        """Create or replace the account called ``name``."""
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {
+            "kind": kind,
+            "host": settings.host,
+            "port": settings.port,
+            "security": settings.security,
+            "username": settings.username,
+            "password_encrypted": self._box.encrypt(settings.password) if settings.password else None,
+            "timeout_seconds": settings.timeout,
+            "verify_tls": settings.verify_tls,
+            "ca_file": settings.ca_file,
+            "from_filter": from_filter,
+            "is_default": is_default,
+            "max_connections": limits.max_connections,
+            "rate_per_second": limits.per_second,
+            "rate_window_limit": limits.window_limit,
+            "rate_window_seconds": limits.window_seconds,
+            "updated_at": now,
+        }
+        with self._engine.begin() as conn:
+            if is_default:
+                conn.execute(update(_T).where(_T.c.is_default.is_(True)).values(is_default=False))
+            existing = conn.execute(select(_T.c.id).where(_T.c.name == name)).scalar_one_or_none()
+            if existing is None:
+                conn.execute(_T.insert().values(name=name, created_at=now, **values))
+            else:
+                conn.execute(update(_T).where(_T.c.id == existing).values(**values))
+            row = conn.execute(select(_T).where(_T.c.name == name)).one()
+        return _to_account(row._mapping)
+
+    def save_inline(self, settings: SmtpSettings) -> SmtpAccount:
+        """An account for settings given inline (a CLI URL, a flow block); same settings, same account."""
+        fingerprint = hashlib.sha256(
+            "\0".join(
+                [
+                    settings.host,
+                    str(settings.port),
+                    settings.security,
+                    settings.username or "",
+                    settings.password.reveal() if settings.password else "",
+                    str(settings.verify_tls),
+                    settings.ca_file or "",
+                ]
+            ).encode("utf-8")
+        ).hexdigest()[:16]
+        return self.save(f"inline:{fingerprint}", settings, kind="inline")
+
+    def get(self, account_id: int) -> SmtpAccount:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
+        if row is None:
+            raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
+        return _to_account(row._mapping)
+
+    def by_name(self, name: str) -> SmtpAccount:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_T).where(_T.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(
+                f"No SMTP account named {name!r}.",
+                code="smtp_account_not_found",
+                hint="List accounts with `mailcard smtp list`, or pass an SMTP URL.",
+            )
+        return _to_account(row._mapping)
+
+    def list(self, *, include_inline: bool = False) -> list[SmtpAccount]:
+        query = select(_T).order_by(_T.c.name)
+        if not include_inline:
+            query = query.where(_T.c.kind == "saved")
+        with self._engine.connect() as conn:
+            return [_to_account(r._mapping) for r in conn.execute(query)]
+
+    def has_real_account(self) -> bool:
+        return self._fallback is not None or any(a.is_default for a in self.list())
+
+    # -- AccountResolver -----------------------------------------------------------------------------
+
+    def resolve(self, account_id: int | None) -> ResolvedAccount:
+        with self._engine.connect() as conn:
+            if account_id is None:
+                row = conn.execute(select(_T).where(_T.c.is_default.is_(True))).first()
+            else:
+                row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
+                if row is None:
+                    raise ConfigurationError(
+                        f"The message's SMTP account {account_id} no longer exists.",
+                        code="smtp_account_missing",
+                    )
+        if row is not None:
+            return ResolvedAccount(
+                key=f"account:{row.id}", settings=self.settings_of(row._mapping), limits=_limits(row._mapping)
+            )
+        if self._fallback is not None:
+            return ResolvedAccount(key="env:MAILCARD_SMTP_URL", settings=self._fallback)
+        return ResolvedAccount(key=DEVINBOX_KEY, settings=devinbox_settings(self._devinbox_port))
+
+    def settings_of(self, row: Any) -> SmtpSettings:
+        encrypted = row["password_encrypted"]
+        return SmtpSettings(
+            host=row["host"],
+            port=row["port"],
+            security=row["security"],
+            username=row["username"],
+            password=self._box.decrypt(encrypted) if encrypted else None,
+            timeout=row["timeout_seconds"],
+            ca_file=row["ca_file"],
+            verify_tls=row["verify_tls"],
+            name=row["name"],
+        )
+
+    def settings_for(self, account_id: int) -> SmtpSettings:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
+        if row is None:
+            raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
+        return self.settings_of(row._mapping)
+
+
+def _limits(row: Any) -> AccountLimits:
+    return AccountLimits(
+        max_connections=row["max_connections"],
+        per_second=row["rate_per_second"],
+        window_limit=row["rate_window_limit"],
+        window_seconds=row["rate_window_seconds"],
+    )
+
+
+def _to_account(row: Any) -> SmtpAccount:
+    return SmtpAccount(
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        host=row["host"],
+        port=row["port"],
+        security=row["security"],
+        username=row["username"],
+        has_password=bool(row["password_encrypted"]),
+        from_filter=row["from_filter"],
+        is_default=row["is_default"],
+        limits=_limits(row),
+    )
