@@ -121,11 +121,11 @@ def reason_for_reply(phase: Phase, code: int, enhanced_code: str | None, text: s
         return "protocol_error"
 
     # MAIL, RCPT and DATA: the enhanced code first, then well-known phrases, then the basic code.
+    if "smtputf8" in low:
+        return "smtputf8_unsupported"
     by_enhanced = _transaction_reason_by_enhanced(phase, code, sub, low)
     if by_enhanced is not None:
         return by_enhanced
-    if "smtputf8" in low:
-        return "smtputf8_unsupported"
     if phase == "rcpt" and "relay" in low and code >= 500:
         return "relay_denied"
     if _has(low, _SIZE_WORDS):
@@ -198,14 +198,15 @@ def classify_exception(
             detail = item.verify_message or str(item)
             return delivery_error("tls_failed", detail=f"certificate not trusted ({detail})", step=phase)
         if isinstance(item, ssl.SSLError):
-            if (item.reason or "") in _NOT_TLS_REASONS or "wrong version number" in str(item).lower():
+            ssl_reason = getattr(item, "reason", None) or ""
+            if ssl_reason in _NOT_TLS_REASONS or "wrong version number" in str(item).lower():
                 return delivery_error(
                     "tls_mismatch",
                     detail="the server did not answer with TLS (wrong version number)",
                     hint=tls_mismatch_hint(ctx, expected="starttls"),
                     step=phase,
                 )
-            return delivery_error("tls_failed", detail=item.reason or str(item), step=phase)
+            return delivery_error("tls_failed", detail=ssl_reason or str(item), step=phase)
         if isinstance(item, socket.gaierror):
             transient = item.errno == socket.EAI_AGAIN
             return delivery_error(
@@ -334,7 +335,11 @@ def _transaction_reason_by_enhanced(phase: Phase, code: int, sub: str, low: str)
         return "rate_limited"
     if sub in ("1.7", "1.8"):
         return "sender_rejected"
+    if sub in ("5.1", "5.2", "5.4"):
+        return "protocol_error"
     if subject == "7":
+        if _has(low, _SIZE_WORDS):
+            return "message_too_large"
         if _has(low, _RATE_WORDS) or (code < 500 and sub == "7.0"):
             return "rate_limited"
         if phase == "mail":
