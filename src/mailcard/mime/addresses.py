@@ -47,9 +47,8 @@ def _check(address: str) -> tuple[str, str]:
         raise _invalid(address, "it needs a local part, '@' and a domain")
     if _BAD_DOMAIN.search(domain):
         raise _invalid(address, "the domain contains characters that are not allowed")
-    if not (local.startswith('"') and local.endswith('"') and len(local) > 1) and _BAD_UNQUOTED_LOCAL.search(
-        local
-    ):
+    quoted = len(local) > 1 and local.startswith('"') and local.endswith('"')
+    if not quoted and _BAD_UNQUOTED_LOCAL.search(local):
         raise _invalid(address, "the local part contains characters that are not allowed")
     return local, domain
 

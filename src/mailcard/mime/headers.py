@@ -47,12 +47,10 @@ _Q_TRANS: Final = {b: (chr(b) if b in _Q_SAFE else f"={b:02X}") for b in range(2
 _Q_COST: Final = bytes(1 if (b in _Q_SAFE or b == 0x20) else 3 for b in range(256))
 
 # atext (RFC 5322 §3.2.3); in UTF-8 mode any non-ASCII character is atext too (RFC 6532 §3.2).
-_ATOM_PHRASE_ASCII: Final = re.compile(
-    r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*"
-)
-_ATOM_PHRASE_UTF8: Final = re.compile(
-    r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff]+)*"
-)
+_ATEXT_ASCII: Final = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]"
+_ATEXT_UTF8: Final = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff]"
+_ATOM_PHRASE_ASCII: Final = re.compile(rf"{_ATEXT_ASCII}+(?: {_ATEXT_ASCII}+)*")
+_ATOM_PHRASE_UTF8: Final = re.compile(rf"{_ATEXT_UTF8}+(?: {_ATEXT_UTF8}+)*")
 # Printable ASCII only: such text can go out raw in any header.
 _PRINTABLE_ASCII: Final = re.compile(r"[\x20-\x7e]*")
 # For raw UTF-8 (SMTPUTF8) text: no C0/C1 controls, DEL or Unicode line/paragraph separators,
