@@ -26,7 +26,8 @@ class RateLimiter:
         self._window_limit = window_limit if window_limit and window_seconds else None
         self._window_seconds = window_seconds or 0.0
         self._clock = clock
-        self._capacity = max(1.0, self._per_second or 1.0)
+        # Burst of one: messages are spaced evenly, so no one-second window ever sees more than N.
+        self._capacity = 1.0
         self._tokens = self._capacity
         self._refilled_at = clock()
         self._sent_at: deque[float] = deque()

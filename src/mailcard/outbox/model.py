@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,9 +24,22 @@ class MessageStatus(StrEnum):
         return self in (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED)
 
 
+_id_lock = threading.Lock()
+_last_id_value = 0
+
+
 def new_message_id() -> str:
-    """A 26-character id that sorts by creation time (48-bit ms clock + 80 random bits, Crockford base32)."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    """A 26-character id that sorts by creation time (48-bit ms clock + 80 random bits, Crockford base32).
+
+    Within one process ids are strictly increasing (a ULID-style monotonic counter within the same
+    millisecond), so "newest first" pages are stable.
+    """
+    global _last_id_value
+    with _id_lock:
+        value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        if value <= _last_id_value:
+            value = _last_id_value + 1
+        _last_id_value = value
     alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
     chars = []
     for _ in range(26):

@@ -53,14 +53,15 @@ class SqlOutboxStore:
     def enqueue(self, message: NewMessage, *, now: datetime) -> EnqueueResult:
         row = _new_row(message, now)
         with self._engine.begin() as conn:
-            inserted = conn.execute(self._insert_ignoring_known_keys(), [row]).rowcount
+            # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies by driver).
+            inserted = conn.execute(self._insert_ignoring_known_keys().returning(_T.c.id), row).first() is not None
             stored_id = row["id"]
             if not inserted and message.idempotency_key is not None:
                 stored_id = conn.execute(
                     select(_T.c.id).where(_T.c.idempotency_key == message.idempotency_key)
                 ).scalar_one()
             stored = conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == stored_id)).one()
-        return EnqueueResult(message=_to_message(stored._mapping), created=bool(inserted))
+        return EnqueueResult(message=_to_message(stored._mapping), created=inserted)
 
     def enqueue_many(self, messages: Sequence[NewMessage], *, now: datetime) -> list[str]:
         if not messages:
