@@ -15,17 +15,20 @@ from dataclasses import dataclass
 
 from mailcard.validation.urls import data_url_media_type, is_script_bearing_media_type, strip_url
 
-__all__ = ["CssProblem", "css_problems", "css_urls", "normalise_css"]
+__all__ = ["CssProblem", "css_comments", "css_problems", "css_problems_and_urls", "css_urls", "normalise_css"]
 
-_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.S)
+# Unrolled form of /\*.*?\*/ (several times faster on large style blocks); an unterminated comment
+# runs to the end, as in the CSS tokenizer.
+_COMMENT = re.compile(r"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|/\*.*\Z", re.S)
 _ESCAPE = re.compile(r"\\(?:([0-9A-Fa-f]{1,6})(?:\r\n|[ \t\r\n\f])?|(\r\n|[\r\n\f])|(.))", re.S)
 _WHITESPACE_AND_CONTROLS = re.compile(r"[\s\x00-\x1f\x7f]+")
 _EXPRESSION = re.compile(r"expression\s*\(")
-_BEHAVIOR = re.compile(r"behaviou?r\s*:")
+_BEHAVIOR = re.compile(r"(?<![\w.#-])(?:-ms-)?behaviou?r\s*:")
 _SCRIPT_SCHEME = re.compile(r"(?:java|vb|live|j)script:|vbs:|mocha:")
 _IMPORT_TARGET = re.compile(r"@import\s*(?:url\(\s*)?['\"]?\s*([^'\"\s);]*)")
 _URL_FUNCTION = re.compile(r"url\(\s*(['\"]?)(.*?)\1\s*\)", re.S)
-_QUICK_MARKERS = ("expression", "behavio", "binding", "script", "import", "data:", "mocha", "vbs")
+_URL_ARGUMENT = re.compile(r"\s*(['\"]?)(.*?)\1\s*\)", re.S)
+_IMPORT_STRING = re.compile(r"@[iI][mM][pP][oO][rR][tT]\s+(['\"])(.*?)\1")
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -42,8 +45,8 @@ def _unescape(match: re.Match[str]) -> str:
     return str(other)
 
 
-def normalise_css(css: str) -> str:
-    """CSS text as an engine's tokenizer sees it: no comments, no escapes, NFKC-folded, lower-case."""
+def _decode(css: str) -> str:
+    """Comments removed, escapes resolved, NFKC-folded; case kept (URL paths are case-sensitive)."""
     if "/*" in css:
         css = _COMMENT.sub("", css)
     if "\\" in css:
@@ -52,7 +55,17 @@ def normalise_css(css: str) -> str:
             css = _COMMENT.sub("", css)
     if not css.isascii():
         css = unicodedata.normalize("NFKC", css)
-    return css.replace("\x00", "").lower()
+    return css.replace("\x00", "")
+
+
+def css_comments(css: str) -> list[str]:
+    """The comments of a style sheet (they can hold URLs that spam filters still read)."""
+    return _COMMENT.findall(css) if "/*" in css else []
+
+
+def normalise_css(css: str) -> str:
+    """CSS text as an engine's tokenizer sees it: no comments, no escapes, NFKC-folded, lower-case."""
+    return _decode(css).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,46 +80,86 @@ def _excerpt(text: str, start: int) -> str:
     return text[max(0, start - 10) : start + 50].strip()
 
 
-def css_problems(css: str) -> list[CssProblem]:
-    """Every script hook found in a style sheet or ``style`` attribute value (empty when safe)."""
-    lowered_raw = css.lower()
-    if "\\" not in css and "/*" not in css and css.isascii():
-        if not any(marker in lowered_raw for marker in _QUICK_MARKERS):
-            return []  # the common case: plain CSS without anything that could hide a hook
-    text = normalise_css(css)
+def _may_hide_anything(css: str) -> bool:
+    """False for the common inline style with no escape, comment, non-ASCII or suspicious word."""
+    if not css.isascii() or "\\" in css or "/*" in css:
+        return True
+    low = css.lower()
+    return (
+        "expression" in low
+        or "behavio" in low
+        or "binding" in low
+        or "script" in low
+        or "import" in low
+        or "data:" in low
+        or "mocha" in low
+        or "vbs" in low
+    )
+
+
+def _problems_in(text: str) -> list[CssProblem]:
     problems: list[CssProblem] = []
-    if m := _EXPRESSION.search(text):
+    if "expression" in text and (m := _EXPRESSION.search(text)):
         problems.append(CssProblem("expression()", _excerpt(text, m.start())))
-    if m := _BEHAVIOR.search(text):
+    if "behavio" in text and (m := _BEHAVIOR.search(text)):
         problems.append(CssProblem("behavior", _excerpt(text, m.start())))
     if (i := text.find("-moz-binding")) >= 0:
         problems.append(CssProblem("-moz-binding", _excerpt(text, i)))
-    compact = _WHITESPACE_AND_CONTROLS.sub("", text)
-    if m := _SCRIPT_SCHEME.search(compact):
-        problems.append(CssProblem("a script URL", _excerpt(compact, m.start())))
-    for m in _IMPORT_TARGET.finditer(text):
-        target = strip_url(m.group(1))
-        if target.startswith("data:"):
-            problems.append(CssProblem("@import of a data: style sheet", _excerpt(text, m.start())))
-    for m in _URL_FUNCTION.finditer(text):
-        target = strip_url(m.group(2))
-        if target.startswith("data:") and is_script_bearing_media_type(
-            data_url_media_type(target), image_context=True
-        ):
-            problems.append(CssProblem("a script-bearing data: URL", _excerpt(text, m.start())))
+    if "script" in text or "vbs" in text or "mocha" in text:
+        # Tabs and newlines inside a URL are dropped by the URL parser ("java\tscript:").
+        compact = _WHITESPACE_AND_CONTROLS.sub("", text)
+        if m := _SCRIPT_SCHEME.search(compact):
+            problems.append(CssProblem("a script URL", _excerpt(compact, m.start())))
+    if "@import" in text:
+        for m in _IMPORT_TARGET.finditer(text):
+            if strip_url(m.group(1)).startswith("data:"):
+                problems.append(CssProblem("@import of a data: style sheet", _excerpt(text, m.start())))
+    if "data:" in text:
+        for m in _URL_FUNCTION.finditer(text):
+            target = strip_url(m.group(2))
+            if target.startswith("data:") and is_script_bearing_media_type(
+                data_url_media_type(target), image_context=True
+            ):
+                problems.append(CssProblem("a script-bearing data: URL", _excerpt(text, m.start())))
     return problems
+
+
+def css_problems(css: str) -> list[CssProblem]:
+    """Every script hook found in a style sheet or ``style`` attribute value (empty when safe)."""
+    if not _may_hide_anything(css):
+        return []
+    return _problems_in(normalise_css(css))
+
+
+def css_problems_and_urls(css: str) -> tuple[list[CssProblem], list[str]]:
+    """Both answers for one style sheet, decoding it once (style blocks can be large)."""
+    if "(" not in css and "@" not in css:
+        return css_problems(css), []
+    text = _decode(css)
+    lowered = text.lower()
+    problems = _problems_in(lowered) if _may_hide_anything(css) else []
+    return problems, _urls_in(text, lowered)
+
+
+def _urls_in(text: str, lowered: str) -> list[str]:
+    # Find "url(" in the lower-cased copy (a fast literal search) and cut the URL from the original,
+    # whose case matters for paths; lower() keeps positions unless exotic characters change length.
+    source = text if len(text) == len(lowered) else lowered
+    urls = []
+    start = lowered.find("url(")
+    while start >= 0:
+        match = _URL_ARGUMENT.match(source, start + 4)
+        if match:
+            urls.append(match.group(2).strip())
+        start = lowered.find("url(", start + 4)
+    if "@import" in lowered:
+        urls += [m.group(2) for m in _IMPORT_STRING.finditer(source)]
+    return urls
 
 
 def css_urls(css: str) -> list[str]:
     """The URLs a style sheet loads (``url(...)`` and ``@import "..."``), escapes resolved."""
-    lowered = css.lower()
-    if "url(" not in lowered and "@import" not in lowered and "\\" not in css:
+    if "(" not in css and "@" not in css:
         return []
-    text = css
-    if "/*" in text:
-        text = _COMMENT.sub("", text)
-    if "\\" in text:
-        text = _ESCAPE.sub(_unescape, text)
-    urls = [m.group(2).strip() for m in re.finditer(r"url\(\s*(['\"]?)(.*?)\1\s*\)", text, re.S | re.I)]
-    urls += [m.group(2) for m in re.finditer(r"@import\s+(['\"])(.*?)\1", text, re.I)]
-    return urls
+    text = _decode(css)
+    return _urls_in(text, text.lower())

@@ -100,9 +100,7 @@ class _Analyser:
         if collect_links:
             self.result.links.extend(scan.links)
             self.result.relative_links.extend(scan.relative_links)
-            root = parser.root
-            if root is not None:
-                self.result.texts.append(root.text(separator="\n"))
+            self.result.texts.extend(scan.texts)
         if depth < _MAX_DEPTH:
             for content in scan.conditional_comments:
                 self.analyse(content, depth + 1, "inside an Outlook/IE conditional comment", collect_links)
@@ -110,7 +108,9 @@ class _Analyser:
                 self.analyse(srcdoc, depth + 1, f"inside the srcdoc of <{tag}>", False)
         has_noscript = "noscript" in source.lower() if scan.can_mutate else False
         if has_noscript:
-            scripting = scan_tree(_document(LexborHTMLParser(_scripting_enabled_view(source))), collect_links=False)
+            scripting = scan_tree(
+                _document(LexborHTMLParser(_scripting_enabled_view(source))), collect_links=False
+            )
             self.add(scripting.hits, suffix="inside <noscript>, as a client with scripting enabled reads it")
         if scan.can_mutate:
             serialised = serialize_classic(document)
@@ -120,6 +120,10 @@ class _Analyser:
             for view in views:
                 reparsed = scan_tree(_document(LexborHTMLParser(view)), collect_links=False)
                 self.add(reparsed.hits, mutation=True)
+        if collect_links and parser.root is not None:
+            # Visible text for bare URLs; style sheets were handled by the walk (url() and comments).
+            parser.strip_tags(["style", "script"])
+            self.result.texts.append(parser.root.text(separator="\n"))
 
 
 class _Locator:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from mailcard.validation.css import css_problems, css_urls
+from mailcard.validation.css import css_comments, css_problems, css_problems_and_urls
 from mailcard.validation.rules import (
     ANIMATION_ELEMENTS,
     DATA_BINDING_ATTRIBUTES,
@@ -50,6 +50,51 @@ _SPECIAL_ELEMENTS = frozenset(
     | PLUGIN_ELEMENTS
     | ANIMATION_ELEMENTS
 )
+# The attributes e-mail is made of; none of them is a URL, a handler or CSS.
+_PLAIN_ATTRIBUTES = frozenset(
+    [
+        "class",
+        "id",
+        "width",
+        "height",
+        "align",
+        "valign",
+        "border",
+        "cellpadding",
+        "cellspacing",
+        "role",
+        "bgcolor",
+        "alt",
+        "title",
+        "color",
+        "face",
+        "size",
+        "colspan",
+        "rowspan",
+        "lang",
+        "dir",
+        "name",
+        "type",
+        "target",
+        "rel",
+        "charset",
+        "http-equiv",
+        "xmlns",
+        "mc:edit",
+        "mc:repeatable",
+        "mc:hideable",
+        "mc:label",
+        "mc:variant",
+        "aria-hidden",
+        "aria-label",
+        "bordercolor",
+        "nowrap",
+        "scope",
+        "hspace",
+        "vspace",
+        "content",
+    ]
+)
 _RELATIVE_LINK_CONTEXTS = frozenset({("a", "href"), ("area", "href"), ("img", "src")})
 _UTF7 = re.compile(r"utf-?7|unicode-1-1-utf-7|csunicode11utf7")
 _SRCSET_SPLIT = re.compile(r",\s+|,(?=\S)")
@@ -71,8 +116,9 @@ class Hit:
         return (self.code, self.tag, self.attr, self.excerpt)
 
 
-@dataclass(frozen=True, slots=True)
-class LinkCandidate:
+class LinkCandidate(NamedTuple):
+    """A URL found in an attribute or style sheet (a tuple: the walk makes hundreds per document)."""
+
     url: str
     tag: str
     attr: str
@@ -85,6 +131,7 @@ class TreeScan:
     relative_links: list[LinkCandidate] = field(default_factory=list)
     conditional_comments: list[str] = field(default_factory=list)
     srcdocs: list[tuple[str, str]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
     can_mutate: bool = False
 
 
@@ -117,7 +164,9 @@ class _Walker:
         self.scan = TreeScan()
         self.collect_links = collect_links
 
-    def hit(self, code: str, message: str, hint: str | None, tag: str, attr: str | None, value: str | None) -> None:
+    def hit(
+        self, code: str, message: str, hint: str | None, tag: str, attr: str | None, value: str | None
+    ) -> None:
         self.scan.hits.append(Hit(code, message, hint, _excerpt(tag, attr, value), tag, attr))
 
     def walk(self, document: Any) -> TreeScan:
@@ -150,7 +199,8 @@ class _Walker:
             if not is_data_block_script(attrs.get("type")):
                 self.hit(
                     "unsafe_script",
-                    f"Remove the <script> element: e-mail clients do not run JavaScript and {PROVIDER_WARNING}.",
+                    "Remove the <script> element: e-mail clients do not run JavaScript and "
+                    f"{PROVIDER_WARNING}.",
                     "Move any logic to your site; in e-mail use plain links and images.",
                     "script",
                     None,
@@ -169,7 +219,8 @@ class _Walker:
             activex = " (ActiveX control)" if attrs.get("classid") else " (plugin content)"
             self.hit(
                 "unsafe_object",
-                f"Remove the <{name}>{activex}: plugins and ActiveX never run in e-mail and {PROVIDER_WARNING}.",
+                f"Remove the <{name}>{activex}: plugins and ActiveX never run in e-mail and "
+                f"{PROVIDER_WARNING}.",
                 "Use an image with a link to the content instead.",
                 name,
                 "classid" if attrs.get("classid") else None,
@@ -204,7 +255,8 @@ class _Walker:
             if "import" in rel.split():
                 self.hit(
                     "unsafe_import",
-                    f"Remove the <link rel=import>: HTML imports load and run other documents; {PROVIDER_WARNING}.",
+                    "Remove the <link rel=import>: HTML imports load and run other documents; "
+                    f"{PROVIDER_WARNING}.",
                     None,
                     name,
                     "rel",
@@ -213,7 +265,8 @@ class _Walker:
             elif strip_url(href).lower().startswith("data:"):
                 self.hit(
                     "unsafe_css",
-                    f"Remove the data: style sheet from <link href>: it can hide script hooks and {PROVIDER_WARNING}.",
+                    "Remove the data: style sheet from <link href>: it can hide script hooks and "
+                    f"{PROVIDER_WARNING}.",
                     "Put the CSS in a <style> block or inline styles.",
                     name,
                     "href",
@@ -237,7 +290,8 @@ class _Walker:
             )
             return
         css = node.text(deep=True)
-        for problem in css_problems(css):
+        problems, urls = css_problems_and_urls(css) if self.collect_links else (css_problems(css), [])
+        for problem in problems:
             self.hit(
                 "unsafe_css",
                 f"Remove {problem.what} from the <style> block: it runs script in old mail clients and "
@@ -247,8 +301,9 @@ class _Walker:
                 None,
                 problem.excerpt,
             )
-        if self.collect_links and css:
-            self.scan.links.extend(LinkCandidate(u, "style", "url()") for u in css_urls(css))
+        self.scan.links.extend(LinkCandidate(u, "style", "url()") for u in urls)
+        if self.collect_links:
+            self.scan.texts.extend(c[2:-2] for c in css_comments(css) if "/" in c[2:-2])
 
     def meta(self, attrs: dict[str, str | None]) -> None:
         equiv = (attrs.get("http-equiv") or "").strip().lower()
@@ -337,12 +392,14 @@ class _Walker:
     def attributes(self, tag: str, attrs: dict[str, str | None]) -> None:
         for attr, raw_value in attrs.items():
             value = raw_value or ""
-            if attr.startswith("on") and is_event_handler_name(attr):
+            if attr in _PLAIN_ATTRIBUTES:
+                pass  # layout attributes: only the script-entity test below applies
+            elif attr.startswith("on") and is_event_handler_name(attr):
                 self.hit(
                     "unsafe_event_handler",
                     f"Remove the {attr} attribute from <{tag}>: event handlers are JavaScript and "
                     f"{PROVIDER_WARNING}.",
-                    "Use a plain link (<a href=\"https://...\">) for anything clickable.",
+                    'Use a plain link (<a href="https://...">) for anything clickable.',
                     tag,
                     attr,
                     value,
@@ -366,8 +423,8 @@ class _Walker:
             if "&{" in value and _NETSCAPE_ENTITY.search(value):
                 self.hit(
                     "unsafe_script_entity",
-                    f"Remove the &{{...}} script entity from <{tag} {attr}>: old browsers run it as JavaScript "
-                    f"and {PROVIDER_WARNING}.",
+                    f"Remove the &{{...}} script entity from <{tag} {attr}>: "
+                    f"old browsers run it as JavaScript and {PROVIDER_WARNING}.",
                     None,
                     tag,
                     attr,
@@ -413,7 +470,8 @@ class _Walker:
                     self.scan.relative_links.append(LinkCandidate(url, tag, attr))
 
     def style_attribute(self, tag: str, value: str) -> None:
-        for problem in css_problems(value):
+        problems, urls = css_problems_and_urls(value) if self.collect_links else (css_problems(value), [])
+        for problem in problems:
             self.hit(
                 "unsafe_css",
                 f"Remove {problem.what} from the style of <{tag}>: it runs script in old mail clients and "
@@ -423,8 +481,7 @@ class _Walker:
                 "style",
                 problem.excerpt,
             )
-        if self.collect_links:
-            self.scan.links.extend(LinkCandidate(u, tag, "style") for u in css_urls(value))
+        self.scan.links.extend(LinkCandidate(u, tag, "style") for u in urls)
 
 
 def scan_tree(document: Any, *, collect_links: bool = True) -> TreeScan:

@@ -20,7 +20,7 @@ __all__ = [
     "is_event_handler_name",
 ]
 
-PROVIDER_WARNING = "e-mail providers treat it as malicious and may block your mailings"
+PROVIDER_WARNING = "providers may block your mailings because of it"
 
 # Attributes whose value the browser loads or follows as a URL (lower-case names as the parser
 # reports them; SVG/XLink attributes keep their prefix).

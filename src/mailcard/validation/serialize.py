@@ -16,9 +16,30 @@ from typing import Any
 __all__ = ["serialize_classic"]
 
 _VOID = frozenset(
-    "area base basefont bgsound br col embed frame hr img input keygen link meta param source track wbr".split()
+    [
+        "area",
+        "base",
+        "basefont",
+        "bgsound",
+        "br",
+        "col",
+        "embed",
+        "frame",
+        "hr",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
 )
-_RAW_TEXT_PARENTS = frozenset("style script xmp iframe noembed noframes plaintext noscript".split())
+_RAW_TEXT_PARENTS = frozenset(
+    ["style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"]
+)
 _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "\u00a0": "&nbsp;", '"': "&quot;"})
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "\u00a0": "&nbsp;", "<": "&lt;", ">": "&gt;"})
 

@@ -18,7 +18,13 @@ from importlib import resources
 
 from mailcard.validation.urls import normalise_host
 
-__all__ = ["PLATFORM_DEEP_LINK_DOMAINS", "LinkPolicy", "ShortenerMatcher", "builtin_shorteners", "matcher_for"]
+__all__ = [
+    "PLATFORM_DEEP_LINK_DOMAINS",
+    "LinkPolicy",
+    "ShortenerMatcher",
+    "builtin_shorteners",
+    "matcher_for",
+]
 
 PLATFORM_DEEP_LINK_DOMAINS = ("t.me", "wa.me", "m.me", "discord.gg")
 
@@ -51,12 +57,27 @@ def builtin_shorteners() -> frozenset[str]:
 class ShortenerMatcher:
     """Answers "is this (normalised) host a shortener?" for one policy."""
 
+    _CACHE_LIMIT = 4096
+
     def __init__(self, shorteners: frozenset[str], allowed: frozenset[str]) -> None:
         self._shorteners = shorteners
         self._allowed = allowed
+        # Hosts repeat a lot within a message (every link to the shop); the answer never changes.
+        self._cache: dict[str, str | None] = {}
 
     def match(self, host: str) -> str | None:
         """The listed domain that ``host`` (already normalised) falls under, or None."""
+        try:
+            return self._cache[host]
+        except KeyError:
+            pass
+        result = self._match(host)
+        if len(self._cache) >= self._CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[host] = result
+        return result
+
+    def _match(self, host: str) -> str | None:
         if host.startswith("www."):
             host = host[4:]
         if "." not in host:

@@ -39,12 +39,17 @@ _SPECIAL_SCHEMES = frozenset({"http", "https", "ftp", "ws", "wss", "file"})
 
 def strip_url(value: str) -> str:
     """The URL string as the URL parser reads it (C0/space trimmed, tab/CR/LF removed)."""
-    return value.strip(_C0_AND_SPACE).translate(_TAB_NEWLINE)
+    value = value.strip(_C0_AND_SPACE)
+    if "\t" in value or "\n" in value or "\r" in value:
+        value = value.translate(_TAB_NEWLINE)
+    return value
 
 
 # Characters old engines skipped inside or around a scheme ("java\x01script:", "\u2028javascript:",
 # NUL turned into U+FFFD by the parser). Only used to decide "does this run script", never for hosts.
-_SCHEME_JUNK = re.compile(r"[\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff\ufffd]+")
+_SCHEME_JUNK = re.compile(
+    r"[\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff\ufffd]+"
+)
 
 
 def lenient_scheme(value: str) -> str | None:
@@ -52,6 +57,9 @@ def lenient_scheme(value: str) -> str | None:
     colon = value.find(":")
     if colon < 0:
         return None
+    match = _SCHEME.match(value)
+    if match is not None:
+        return match.group(1).lower()  # the usual "https:": nothing to skip before the colon
     return url_scheme(_SCHEME_JUNK.sub("", value[: min(colon + 1, 200)]))
 
 
@@ -84,6 +92,7 @@ def is_script_bearing_media_type(media_type: str, *, image_context: bool) -> boo
     return any(keyword in media_type for keyword in _SCRIPT_BEARING_KEYWORDS)
 
 
+_PATH_START = re.compile(r"[/?#\\]")
 _HOSTLIKE_FIRST_SEGMENT = re.compile(r"[^\s/?#\\@:]+\.[^\s/?#\\@:.]+\.?(?::\d*)?$")
 
 
@@ -109,13 +118,13 @@ def extract_host(value: str, *, allow_schemeless: bool = True) -> str | None:
     elif url.startswith(("//", "\\\\", "/\\", "\\/")):
         rest = url[2:]
     elif allow_schemeless:
-        first = re.split(r"[/?#\\]", url, maxsplit=1)[0]
+        first = _PATH_START.split(url, maxsplit=1)[0]
         if "/" not in url[len(first) : len(first) + 1] or not _HOSTLIKE_FIRST_SEGMENT.match(first):
             return None  # needs a path: "bit.ly" alone is a domain mention, not a link
         rest = url
     else:
         return None
-    authority = re.split(r"[/?#\\]", rest, maxsplit=1)[0]
+    authority = _PATH_START.split(rest, maxsplit=1)[0]
     host = authority.rpartition("@")[2]
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
