@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.header
 import email.parser
 import email.policy
+import email.utils
 import re
 from email.message import EmailMessage
 
@@ -57,3 +58,23 @@ def content(part: EmailMessage) -> str:
     text = part.get_content()
     assert isinstance(text, str)
     return newlines(text)
+
+
+def mailboxes(msg: EmailMessage, field: str) -> list[tuple[str, str]]:
+    """``(display_name, addr_spec)`` pairs of an address field.
+
+    Works around CPython gh-128110 (fixed upstream in 2025, present in 3.11): the modern parser keeps
+    the white space *between* two adjacent encoded-words of a display name, which RFC 2047 §6.2 says
+    to ignore. When a name is split over several encoded-words we decode it with the legacy
+    ``email.header`` decoder, which follows the RFC.
+    """
+    parsed = [(a.display_name, a.addr_spec) for a in msg[field].addresses]
+    raw = next(value for name, value in msg.raw_items() if name.lower() == field.lower())
+    raw_pairs = email.utils.getaddresses([raw.replace("\r\n", "").replace("\n", "")])
+    assert len(raw_pairs) == len(parsed)
+    result = []
+    for (name, addr), (raw_name, _) in zip(parsed, raw_pairs, strict=True):
+        if len(ENCODED_WORD.findall(raw_name.encode("utf-8"))) > 1:
+            name = str(email.header.make_header(email.header.decode_header(raw_name)))
+        result.append((name, addr))
+    return result

@@ -6,7 +6,7 @@ import email.utils
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from tests.mime.helpers import assert_wire_rules, content, parse
+from tests.mime.helpers import assert_wire_rules, content, mailboxes, parse
 
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import AddressError, HeaderInjectionError, InputError
@@ -234,5 +234,5 @@ def test_ascii_display_names_are_quoted_when_needed() -> None:
         Mailbox("d@example.org"),
     )
     msg = parse(build(to=boxes))
-    got = [(a.display_name, a.addr_spec) for a in msg["To"].addresses]
+    got = mailboxes(msg, "To")
     assert got == [(b.display_name, b.address) for b in boxes]

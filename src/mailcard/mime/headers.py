@@ -57,6 +57,8 @@ _PRINTABLE_ASCII: Final = re.compile(r"[\x20-\x7e]*")
 # which some readers treat as line breaks.
 _UNSAFE_UTF8: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _PRINTABLE_OR_TAB: Final = re.compile(r"[\x20-\x7e\t]*")
+_LOOKS_ENCODED: Final = re.compile(r"=\?.*\?=")
+_NAME_JUNK: Final = re.compile(r"[ \x00-\x1f\x7f-\x9f]{2,}|[\x00-\x1f\x7f-\x9f]|^ | $")
 _HEADER_NAME: Final = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 _WSP_PIECES: Final = re.compile(r"[ \t]+[^ \t]+")
 # A display name longer than this goes out as encoded-words, which fold; a quoted-string does not.
@@ -238,6 +240,18 @@ def unstructured_header(name: str, value: str, *, utf8: bool, what: str | None =
     return fold(name, [" " + word for word in words], allow_first_fold=True)
 
 
+def normalize_display_name(display_name: str) -> str:
+    """Turn control characters into spaces, collapse runs of spaces and trim the ends.
+
+    RFC 5322 §3.2.2 makes white-space runs in a phrase mean one space, and readers (the stdlib
+    included) collapse them even inside encoded-words; control characters in a name are junk at
+    best and terminal/display spoofing at worst. Doing it here means what we send is what they show.
+    """
+    if _NAME_JUNK.search(display_name):
+        return _NAME_JUNK.sub(" ", display_name).strip(" ")
+    return display_name
+
+
 def name_tokens(display_name: str, *, utf8: bool, first_budget: int = _EW_MAX) -> list[str]:
     """The display-name part of a mailbox as tokens (no spaces between them are significant)."""
     if not display_name:
@@ -256,6 +270,7 @@ def mailbox_list_header(name: str, mailboxes: Sequence[tuple[str, str]], *, utf8
     first_budget = FOLD_LIMIT - len(name) - 2
     for index, (display_name, address) in enumerate(mailboxes):
         check_no_injection(display_name, "display name")
+        display_name = normalize_display_name(display_name)
         tokens = name_tokens(display_name, utf8=utf8, first_budget=first_budget if index == 0 else _EW_MAX)
         tokens.append(f"<{address}>" if tokens else address)
         if index < len(mailboxes) - 1:
@@ -307,7 +322,8 @@ def extra_header(name: str, value: str, *, utf8: bool) -> str:
     value = value.strip(" \t")
     if not value:
         return f"{name}:\r\n"
-    if _PRINTABLE_OR_TAB.fullmatch(value):
+    # Text that looks like an encoded-word would be decoded by readers, so it must be encoded.
+    if _PRINTABLE_OR_TAB.fullmatch(value) and not _LOOKS_ENCODED.search(value):
         try:
             return fold(name, _WSP_PIECES.findall(" " + value))
         except _TooLong as exc:
