@@ -1,0 +1,137 @@
+"""Turning user text into validated :class:`~mailcard.domain.mailbox.Mailbox` values.
+
+Syntax and internationalisation are checked with email-validator (IDN domains, UTF-8 local parts);
+no DNS look-ups. Accepted forms: ``addr``, ``<addr>``, ``Name <addr>``, ``"Doe, John" <addr>``,
+UTF-8 names (``客服团队 <support@company.com>``) and RFC 2047 encoded names. Recipient lists are
+split on commas, semicolons and line breaks outside quotes and angle brackets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from email.header import decode_header, make_header
+
+from email_validator import EmailNotValidError, validate_email
+
+from mailcard.domain.mailbox import Mailbox
+from mailcard.errors import AddressError, HeaderInjectionError
+from mailcard.validation.findings import Finding, Location, Part
+from mailcard.validation.headers import assert_header_safe, find_header_injection
+
+__all__ = ["parse_mailbox", "parse_recipient_list", "split_recipients"]
+
+_SEPARATORS = frozenset(",;\n\r")
+
+
+def split_recipients(text: str) -> list[str]:
+    """Split a recipient list on ``,``, ``;`` and line breaks that are not inside quotes or ``<...>``."""
+    entries: list[str] = []
+    current: list[str] = []
+    in_quotes = in_angle = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif in_quotes and char == "\\":
+            escaped = True
+        elif char == '"' and not in_angle:
+            in_quotes = not in_quotes
+        elif char == "<" and not in_quotes:
+            in_angle = True
+        elif char == ">" and not in_quotes:
+            in_angle = False
+        elif char in _SEPARATORS and not in_quotes and not in_angle:
+            entries.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    entries.append("".join(current))
+    return [entry.strip() for entry in entries if entry.strip()]
+
+
+def _unquote(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        inner = name[1:-1]
+        out: list[str] = []
+        escaped = False
+        for char in inner:
+            if escaped or char != "\\":
+                out.append(char)
+                escaped = False
+            else:
+                escaped = True
+        return "".join(out)
+    if "=?" in name:
+        try:
+            return str(make_header(decode_header(name)))
+        except (ValueError, LookupError, UnicodeDecodeError):
+            return name
+    return name
+
+
+def _split_name(text: str) -> tuple[str, str]:
+    """(display name, address) of one entry."""
+    if text.endswith(">") and "<" in text:
+        index = text.rindex("<")
+        return _unquote(text[:index]), text[index + 1 : -1].strip()
+    return "", text
+
+
+def parse_mailbox(text: str) -> Mailbox:
+    """One mailbox from text such as ``Иван <ivan@пример.рф>``.
+
+    Raises :class:`AddressError` (``details['address']`` is the input) when it does not parse, and
+    :class:`HeaderInjectionError` when the display name contains CR, LF or NUL.
+    """
+    entry = text.strip()
+    if not entry:
+        raise AddressError(
+            "The e-mail address is empty.",
+            hint="Enter an address such as name@example.com.",
+            details={"address": text},
+        )
+    name, address = _split_name(entry)
+    if find_header_injection(name) is not None:
+        assert_header_safe(name, f"display name of {address!r}")
+    try:
+        result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise AddressError(
+            f"{entry!r} is not a valid e-mail address: {error}",
+            hint="Check the address for typos; it should look like name@example.com.",
+            details={"address": entry},
+        ) from None
+    return Mailbox(address=result.normalized, display_name=name.strip())
+
+
+def parse_recipient_list(
+    recipients: str | Iterable[str], *, part: Part = "to"
+) -> tuple[list[Mailbox], list[Finding]]:
+    """All good mailboxes (duplicates removed, case-insensitively) and one finding per bad entry.
+
+    Each bad entry is reported by itself (``invalid_address`` or ``header_injection``), so one typo
+    does not hide the rest of the list.
+    """
+    texts = [recipients] if isinstance(recipients, str) else list(recipients)
+    mailboxes: list[Mailbox] = []
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for text in texts:
+        for entry in split_recipients(text):
+            try:
+                mailbox = parse_mailbox(entry)
+            except AddressError as error:
+                findings.append(
+                    Finding("invalid_address", "error", error.message, error.hint, Location(part), entry)
+                )
+                continue
+            except HeaderInjectionError as error:
+                findings.append(
+                    Finding("header_injection", "error", error.message, error.hint, Location(part), entry)
+                )
+                continue
+            key = mailbox.address.lower()
+            if key not in seen:
+                seen.add(key)
+                mailboxes.append(mailbox)
+    return mailboxes, findings
