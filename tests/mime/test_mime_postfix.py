@@ -1,8 +1,9 @@
 """Deliver built messages through the real Postfix and compare what it stored with what we sent.
 
-Postfix may prepend Return-Path, X-Original-To, Delivered-To and Received headers and stores LF line endings in
-the Maildir; apart from that our bytes must arrive unchanged (no re-encoding, no header rewriting,
-no re-folding), which is the practical proof that the output is clean for a real MTA.
+Postfix may prepend Return-Path, X-Original-To, Delivered-To and Received headers and stores LF
+line endings in the Maildir; apart from that our bytes must arrive unchanged (no re-encoding, no
+header rewriting, no re-folding), which is the practical proof that the output is clean for a real
+MTA.
 """
 
 from __future__ import annotations
