@@ -7,12 +7,11 @@ Nothing is built at import time anywhere in mailcard; the CLI, the server and th
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from mailcard.compose import Composer
 from mailcard.crypto import SecretBox, load_or_create_key
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
@@ -23,9 +22,13 @@ from mailcard.delivery.worker import DeliveryWorker, WorkerOptions
 from mailcard.devinbox import DevInboxStore
 from mailcard.outbox.retry import RetryPolicy
 from mailcard.outbox.sql import SqlOutboxStore
-from mailcard.rendering import TemplateEngine
 from mailcard.settings import Settings
 from mailcard.smtp_accounts import SmtpAccountStore
+
+if TYPE_CHECKING:
+    # Content pieces (templates, validation, MIME) load only where messages are composed, not in workers.
+    from mailcard.compose import Composer
+    from mailcard.rendering import TemplateEngine
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Container:
     accounts: SmtpAccountStore
     secrets: SecretBox
     devinbox: DevInboxStore
-    templates: TemplateEngine = field(default_factory=TemplateEngine)
+    _templates: TemplateEngine | None = None
 
     def retry_policy(self) -> RetryPolicy:
         s = self.settings
@@ -70,7 +73,17 @@ class Container:
             options=self.worker_options(**overrides),
         )
 
+    @property
+    def templates(self) -> TemplateEngine:
+        if self._templates is None:
+            from mailcard.rendering import TemplateEngine
+
+            self._templates = TemplateEngine()
+        return self._templates
+
     def composer(self) -> Composer:
+        from mailcard.compose import Composer
+
         return Composer(self.outbox, templates=self.templates)
 
     def smtp_ca_file(self) -> str | None:
@@ -81,8 +94,6 @@ class Container:
         settings = parse_smtp_url(url, password_env=password_env)
         ca_file = self.smtp_ca_file()
         if ca_file and settings.ca_file is None:
-            from dataclasses import replace
-
             settings = replace(settings, ca_file=ca_file)
         return settings
 
@@ -104,8 +115,6 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Containe
     if settings.smtp_url:
         fallback = parse_smtp_url(settings.smtp_url)
         if settings.smtp_ca_file and fallback.ca_file is None:
-            from dataclasses import replace
-
             fallback = replace(fallback, ca_file=settings.smtp_ca_file)
     accounts = SmtpAccountStore(engine, secrets, fallback=fallback, devinbox_port=settings.devinbox_port)
     return Container(
