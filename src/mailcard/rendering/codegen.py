@@ -82,7 +82,22 @@ for _name, _spec in lib.FUNCTIONS.items():
 for _name, _spec in lib.TESTS.items():
     NAMESPACE[f"T_{_name.replace(' ', '_')}"] = _spec.fn
 
-BOOL_OPS = {"==", "!=", "<", ">", "<=", ">=", "in", "starts with", "ends with", "===", "!==", "and", "or", "xor"}
+BOOL_OPS = {
+    "==",
+    "!=",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "in",
+    "starts with",
+    "ends with",
+    "===",
+    "!==",
+    "and",
+    "or",
+    "xor",
+}
 COMPARE = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
 ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "//": "_fdiv", "%": "_mod", "**": "_pow"}
 BITWISE = {"b-and": "_band", "b-or": "_bor", "b-xor": "_bxor"}
@@ -226,7 +241,9 @@ class Generator:
         elif isinstance(node, n.Do):
             self.emit(self.expr(node.expr), node)
         else:  # pragma: no cover - the parser produces only the nodes above
-            raise TemplateSyntaxError(f"cannot compile {type(node).__name__}", line=node.line, column=node.col)
+            raise TemplateSyntaxError(
+                f"cannot compile {type(node).__name__}", line=node.line, column=node.col
+            )
 
     def capture(self, body: list[n.Node], node: n.Node) -> str:
         buffer = self.fresh("_o")
@@ -289,7 +306,8 @@ class Generator:
     def for_(self, node: n.For) -> None:
         ctx = self.ctx
         uses_loop = any(isinstance(x, n.Name) and x.name == "loop" for x in walk(node.body)) or (
-            node.condition is not None and any(isinstance(x, n.Name) and x.name == "loop" for x in walk([node.condition]))
+            node.condition is not None
+            and any(isinstance(x, n.Name) and x.name == "loop" for x in walk([node.condition]))
         )
         assigned = sorted(assigned_names(node.body) - {node.value_target, node.key_target or "", "loop"})
         seq = self.fresh("_seq")
@@ -398,7 +416,11 @@ class Generator:
             if expr.kind == "ternary":
                 return f"({self.escaped(expr.then, strategy)} if {self.cond(expr.test)} else {otherwise})"
             temp = self.fresh("_v")
-            then = self.to_text_of(temp) if self.is_safe(expr.then, strategy) else self.escape_code(temp, strategy)
+            then = (
+                self.to_text_of(temp)
+                if self.is_safe(expr.then, strategy)
+                else self.escape_code(temp, strategy)
+            )
             if expr.kind == "elvis":
                 return f"({then} if _tr({temp} := {self.expr(expr.test)}) else {otherwise})"
             return f"({then} if {self.coalesce_test(expr.test, temp)} else {otherwise})"
@@ -425,7 +447,10 @@ class Generator:
         self.nesting += 1
         if self.nesting > MAX_EXPR_NESTING:
             raise TemplateSyntaxError(
-                f"the expression is too complex at line {expr.line}", line=expr.line, column=expr.col, name=self.name
+                f"the expression is too complex at line {expr.line}",
+                line=expr.line,
+                column=expr.col,
+                name=self.name,
             )
         try:
             return self._expr(expr)
@@ -479,19 +504,27 @@ class Generator:
             return "'UTF-8'"
         key = repr(expr.name)
         if self.strict:
-            return self.mark(expr, f"({self.ctx}[{key}] if {key} in {self.ctx} else _undef(_R, {key}, {self.ctx}))")
+            return self.mark(
+                expr, f"({self.ctx}[{key}] if {key} in {self.ctx} else _undef(_R, {key}, {self.ctx}))"
+            )
         return f"{self.ctx}.get({key})"
 
     def getattr_(self, expr: n.GetAttr) -> str:
         obj = self.expr(expr.obj)
-        if isinstance(expr.key, n.Const) and isinstance(expr.key.value, str | int) and not isinstance(expr.key.value, bool):
+        if (
+            isinstance(expr.key, n.Const)
+            and isinstance(expr.key.value, str | int)
+            and not isinstance(expr.key.value, bool)
+        ):
             key = repr(expr.key.value)
             temp = self.fresh("_t")
             if self.strict:
                 slow = f"_gas(_R, {temp}, {key}, {path_of(expr.obj)!r}, {expr.dot})"
             else:
                 slow = f"_ga({temp}, {key})"
-            return self.mark(expr, f"({temp}[{key}] if _type({temp} := {obj}) is _dict and {key} in {temp} else {slow})")
+            return self.mark(
+                expr, f"({temp}[{key}] if _type({temp} := {obj}) is _dict and {key} in {temp} else {slow})"
+            )
         key = self.expr(expr.key)
         if self.strict:
             return self.mark(expr, f"_gas(_R, {obj}, {key}, {path_of(expr.obj)!r}, {expr.dot})")
@@ -516,7 +549,9 @@ class Generator:
 
     def hash_(self, expr: n.HashLit) -> str:
         simple = all(
-            isinstance(key, n.Const) and isinstance(key.value, str) and v.normalize_key(key.value) == key.value
+            isinstance(key, n.Const)
+            and isinstance(key.value, str)
+            and v.normalize_key(key.value) == key.value
             for key, _ in expr.pairs
         )
         if simple:
@@ -561,7 +596,10 @@ class Generator:
         if op == "ends with":
             return self.mark(expr, f"_ends({left}, {right})")
         raise TemplateSyntaxError(
-            f'the "{op}" operator is not supported at line {expr.line}', line=expr.line, column=expr.col, name=self.name
+            f'the "{op}" operator is not supported at line {expr.line}',
+            line=expr.line,
+            column=expr.col,
+            name=self.name,
         )
 
     def conditional(self, expr: n.Cond) -> str:
@@ -578,7 +616,11 @@ class Generator:
         if name == "raw":
             return self.expr(expr.node)
         if name == "default":
-            fallback = self.expr(expr.args[0]) if expr.args else self.expr(expr.kwargs.get("default", n.Const(value="")))
+            fallback = (
+                self.expr(expr.args[0])
+                if expr.args
+                else self.expr(expr.kwargs.get("default", n.Const(value="")))
+            )
             temp = self.fresh("_v")
             if isinstance(expr.node, n.Name | n.GetAttr):
                 value = self.defined(expr.node)
@@ -638,7 +680,9 @@ class Generator:
                 )
         else:
             spec = lib.TESTS[expr.name]
-            code = self.call(expr, spec, f"T_{expr.name.replace(' ', '_')}", [self.expr(expr.node)], expr.args, {})
+            code = self.call(
+                expr, spec, f"T_{expr.name.replace(' ', '_')}", [self.expr(expr.node)], expr.args, {}
+            )
         return f"(not {code})" if expr.negated else code
 
     def arrow(self, expr: n.Arrow) -> str:
@@ -650,7 +694,7 @@ class Generator:
             params.append(f"{local}=None")
         body = self.expr(expr.body)
         self.locals = saved
-        return f"_arrow(lambda {', '.join(params + ['*_rest'])}: {body})"
+        return f"_arrow(lambda {', '.join([*params, '*_rest'])}: {body})"
 
     def macro_call(self, expr: n.MacroCall) -> str:
         macro = self.template.macros.get(expr.macro)
@@ -751,12 +795,12 @@ def assigned_names(body: list[n.Node]) -> set[str]:
             for _, branch in node.branches:
                 stack.extend(branch)
             stack.extend(node.otherwise or [])
-        elif isinstance(node, n.Apply):
-            stack.extend(node.body)
-        elif isinstance(node, n.Autoescape | n.Output):
+        elif isinstance(node, n.Apply | n.Autoescape | n.Output):
             stack.extend(node.body)
     return names
 
 
-def generate(template: n.Template, name: str, autoescape: str | None, strict: bool) -> tuple[str, list[tuple[int, int]]]:
+def generate(
+    template: n.Template, name: str, autoescape: str | None, strict: bool
+) -> tuple[str, list[tuple[int, int]]]:
     return Generator(template, name, autoescape, strict).module()

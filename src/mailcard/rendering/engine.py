@@ -132,7 +132,9 @@ class CompiledTemplate:
         elif isinstance(context, Mapping):
             data = {str(key): value for key, value in context.items()}
         else:
-            raise TemplateRuntimeError("the template context must be a mapping of names to values", name=self.name)
+            raise TemplateRuntimeError(
+                "the template context must be a mapping of names to values", name=self.name
+            )
         try:
             pieces = self._function(runtime, data)
             text = "".join(pieces)
@@ -152,7 +154,10 @@ class CompiledTemplate:
             line, column = self._locate(exc.__traceback__)
             where = f" at line {line}, column {column}" if line else ""
             raise TemplateRuntimeError(
-                f"the template failed{where}: {type(exc).__name__}: {exc}", line=line, column=column, name=self.name
+                f"the template failed{where}: {type(exc).__name__}: {exc}",
+                line=line,
+                column=column,
+                name=self.name,
             ) from exc
         limit = self.limits.max_output_bytes
         if len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit):
@@ -182,7 +187,9 @@ class CompiledTemplate:
         located = type(exc)(message, line=line, column=column, name=self.name, hint=exc.hint)
         return located
 
-    def _unresolved_error(self, exc: Unresolved, line: int | None, column: int | None) -> UnresolvedVariableError:
+    def _unresolved_error(
+        self, exc: Unresolved, line: int | None, column: int | None
+    ) -> UnresolvedVariableError:
         where = f" at line {line}" if line is not None else ""
         message = f"unresolved variable {exc.path}{where}"
         if exc.reason:
@@ -239,7 +246,9 @@ class TemplateEngine:
             raise TemplateSyntaxError("a template must be text", name=name)
         try:
             ast, _ = parse(source, name, library.FILTERS, library.FUNCTIONS, library.TESTS)
-            python_source, line_map = codegen.generate(ast, name, options.autoescape, options.strict_variables)
+            python_source, line_map = codegen.generate(
+                ast, name, options.autoescape, options.strict_variables
+            )
         except RecursionError:
             raise TemplateSyntaxError("the template is nested too deeply", name=name) from None
         filename = f"<template {name} #{next(_ids)}>"
@@ -251,7 +260,7 @@ class TemplateEngine:
             ) from exc
         namespace: dict[str, Any] = dict(codegen.NAMESPACE)
         namespace["__builtins__"] = {}
-        exec(code, namespace)  # noqa: S102 - our own generated code; templates only become dict keys
+        exec(code, namespace)
         return CompiledTemplate(
             name=name,
             options=options,

@@ -44,9 +44,9 @@ def _js_char(match: re.Match[str]) -> str:
         return short
     code = ord(char)
     if code < 0x10000:
-        return "\\u%04X" % code
+        return f"\\u{code:04X}"
     code -= 0x10000
-    return "\\u%04X\\u%04X" % (0xD800 | (code >> 10), 0xDC00 | (code & 0x3FF))
+    return f"\\u{0xD800 | (code >> 10):04X}\\u{0xDC00 | (code & 0x3FF):04X}"
 
 
 def escape_js(text: str) -> str:
@@ -57,7 +57,7 @@ _CSS_RE = re.compile(r"[^a-zA-Z0-9]")
 
 
 def escape_css(text: str) -> str:
-    return _CSS_RE.sub(lambda m: "\\%X " % ord(m.group(0)), text)
+    return _CSS_RE.sub(lambda m: f"\\{ord(m.group(0)):X} ", text)
 
 
 _ATTR_RE = re.compile(r"[^a-zA-Z0-9,.\-_]")
@@ -73,8 +73,8 @@ def _attr_char(match: re.Match[str]) -> str:
     if named is not None:
         return named
     if code < 0x100:
-        return "&#x%02X;" % code
-    return "&#x%04X;" % code
+        return f"&#x{code:02X};"
+    return f"&#x{code:04X};"
 
 
 def escape_html_attr(text: str) -> str:

@@ -164,7 +164,9 @@ class _Lexer:
 
     def error(self, message: str, pos: int) -> TemplateSyntaxError:
         line, col = self.where(pos)
-        return TemplateSyntaxError(f"{message} at line {line}, column {col}", line=line, column=col, name=self.name)
+        return TemplateSyntaxError(
+            f"{message} at line {line}, column {col}", line=line, column=col, name=self.name
+        )
 
     def token(self, type_: str, value: Any, pos: int, end: int = 0) -> Token:
         line, col = self.where(pos)
@@ -238,9 +240,8 @@ class _Lexer:
         brackets: list[tuple[str, int]] = []
         out: list[Token] = []
         while True:
-            if end_re is not None and not brackets:
-                if end_re.match(src, pos):
-                    return out, pos
+            if end_re is not None and not brackets and end_re.match(src, pos):
+                return out, pos
             while pos < n and src[pos] in _WS:
                 pos += 1
             if pos >= n:
@@ -270,7 +271,9 @@ class _Lexer:
             match = _NUMBER_RE.match(src, pos)
             if match is not None:
                 text = match.group(0).replace("_", "")
-                number: int | float = float(text) if ("." in text or "e" in text or "E" in text) else int(text)
+                number: int | float = (
+                    float(text) if ("." in text or "e" in text or "E" in text) else int(text)
+                )
                 out.append(self.token(NUMBER, number, pos, match.end()))
                 pos = match.end()
                 continue

@@ -181,7 +181,9 @@ def f_round(value: Any, precision: Any = 0, method: Any = "common") -> float:
     if method == "common":
         return phpformat.php_round(number, places)
     if method not in ("ceil", "floor"):
-        raise TemplateRuntimeError('the "round" filter only supports the "common", "ceil" and "floor" methods')
+        raise TemplateRuntimeError(
+            'the "round" filter only supports the "common", "ceil" and "floor" methods'
+        )
     places = max(-100, min(100, places))
     factor = 10.0**places
     rounder = math.ceil if method == "ceil" else math.floor
@@ -262,7 +264,9 @@ def f_merge(rt: Runtime, value: Any, *arrays: Any) -> Any:
     for number, array in enumerate((value, *arrays), start=1):
         if not v.is_array(array):
             kind = "null" if array is None else type(array).__name__
-            raise TemplateRuntimeError(f'the "merge" filter expects a sequence or a mapping, got {kind} (argument {number})')
+            raise TemplateRuntimeError(
+                f'the "merge" filter expects a sequence or a mapping, got {kind} (argument {number})'
+            )
         rt.charge(len(array))
         for key, item in v.array_items(array):
             if type(key) is int:
@@ -335,12 +339,16 @@ def f_reverse(value: Any, preserve_keys: Any = False) -> Any:
     return _str(value)[::-1]
 
 
+def _compare_values(a: tuple[Any, Any], b: tuple[Any, Any]) -> int:
+    return v.compare(a[1], b[1])
+
+
 def f_sort(rt: Runtime, value: Any, arrow: Any = None) -> Any:
     _array(value, "sort")
     pairs = list(v.array_items(value))
     rt.charge(len(pairs))
     if arrow is None:
-        pairs.sort(key=functools.cmp_to_key(lambda a, b: v.compare(a[1], b[1])))
+        pairs.sort(key=functools.cmp_to_key(_compare_values))
     else:
 
         def compare(a: tuple[Any, Any], b: tuple[Any, Any]) -> int:
@@ -397,7 +405,9 @@ def f_column(value: Any, name: Any, index: Any = None) -> Any:
 def f_filter(rt: Runtime, value: Any, arrow: Any) -> Any:
     _array(value, "filter")
     rt.charge(len(value))
-    return v.make_array((key, item) for key, item in v.array_items(value) if v.truthy(_call(rt, arrow, item, key)))
+    return v.make_array(
+        (key, item) for key, item in v.array_items(value) if v.truthy(_call(rt, arrow, item, key))
+    )
 
 
 def f_map(rt: Runtime, value: Any, arrow: Any) -> Any:
@@ -450,13 +460,18 @@ def f_invoke(rt: Runtime, arrow: Any, *args: Any) -> Any:
 
 
 def fn_range(rt: Runtime, low: Any, high: Any, step: Any = 1) -> list[Any]:
-    if isinstance(low, str) and isinstance(high, str) and len(low) >= 1 and len(high) >= 1:
-        if not (v.is_numeric_str(low) and v.is_numeric_str(high)):
-            start, end = ord(low[0]), ord(high[0])
-            stride = abs(v.to_int(step)) or 1
-            codes = range(start, end + 1, stride) if start <= end else range(start, end - 1, -stride)
-            rt.charge(len(codes))
-            return [chr(code) for code in codes]
+    if (
+        isinstance(low, str)
+        and isinstance(high, str)
+        and low
+        and high
+        and not (v.is_numeric_str(low) and v.is_numeric_str(high))
+    ):
+        start, end = ord(low[0]), ord(high[0])
+        stride = abs(v.to_int(step)) or 1
+        codes = range(start, end + 1, stride) if start <= end else range(start, end - 1, -stride)
+        rt.charge(len(codes))
+        return [chr(code) for code in codes]
     a = v.to_number(low, "range")
     b = v.to_number(high, "range")
     s = v.to_number(step, "range")
@@ -468,7 +483,7 @@ def fn_range(rt: Runtime, low: Any, high: Any, step: Any = 1) -> list[Any]:
         rt.charge(len(ints))
         return list(ints)
     fa, fb, fs = float(a), float(b), abs(float(s))
-    count = int(math.floor(abs(fb - fa) / fs + 1e-9)) + 1
+    count = math.floor(abs(fb - fa) / fs + 1e-9) + 1
     rt.charge(count)
     direction = 1 if fa <= fb else -1
     return [fa + direction * i * fs for i in range(count)]
@@ -602,12 +617,16 @@ _FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": r
 def compile_pcre(pattern: str) -> tuple[Any, bool]:
     """A PCRE ``/pattern/flags`` string as a compiled ``regex`` pattern (and whether anchored)."""
     if len(pattern) < 2 or pattern[0].isalnum() or pattern[0] == "\\" or pattern[0].isspace():
-        raise TemplateRuntimeError(f'the regular expression "{pattern[:40]}" must start with a delimiter such as /')
+        raise TemplateRuntimeError(
+            f'the regular expression "{pattern[:40]}" must start with a delimiter such as /'
+        )
     opener = pattern[0]
     closer = _PAIRED.get(opener, opener)
     end = pattern.rfind(closer)
     if end <= 0:
-        raise TemplateRuntimeError(f'the regular expression "{pattern[:40]}" has no closing delimiter "{closer}"')
+        raise TemplateRuntimeError(
+            f'the regular expression "{pattern[:40]}" has no closing delimiter "{closer}"'
+        )
     body, modifiers = pattern[1:end], pattern[end + 1 :]
     flags = regex.V0
     anchored = False

@@ -11,8 +11,8 @@ from typing import Any
 
 __all__ = [
     "Apply",
-    "Arrow",
     "ArrayLit",
+    "Arrow",
     "Autoescape",
     "Binary",
     "Cond",

@@ -119,7 +119,10 @@ class Parser:
     def error(self, message: str, token: Token | None = None) -> TemplateSyntaxError:
         token = token or self.current
         return TemplateSyntaxError(
-            f"{message} at line {token.line}, column {token.col}", line=token.line, column=token.col, name=self.name
+            f"{message} at line {token.line}, column {token.col}",
+            line=token.line,
+            column=token.col,
+            name=self.name,
         )
 
     def describe(self, token: Token) -> str:
@@ -155,7 +158,7 @@ class Parser:
     # ---------------------------------------------------------------------------- statements
 
     def parse(self) -> n.Template:
-        body, end = self.subparse(())
+        body, _ = self.subparse(())
         return n.Template(body=body, macros=self.macros, line=1, col=1)
 
     def subparse(self, end_tags: tuple[str, ...]) -> tuple[list[n.Node], str | None]:
@@ -194,7 +197,8 @@ class Parser:
         if handler is None:
             if tag.value in LOADER_TAGS:
                 raise self.error(
-                    f'the "{tag.value}" tag is not available: mailcard templates cannot load other templates', tag
+                    f'the "{tag.value}" tag is not available: mailcard templates cannot load other templates',
+                    tag,
                 )
             if tag.value.startswith("end") or tag.value in ("else", "elseif"):
                 expected = f' (expected "{end_tags[-1]}")' if end_tags else ""
@@ -273,7 +277,9 @@ class Parser:
                 values.append(self.parse_expression())
             self.end_block()
             if len(values) != len(targets):
-                raise self.error("when using set, you must have the same number of variables and assignments", tag)
+                raise self.error(
+                    "when using set, you must have the same number of variables and assignments", tag
+                )
             return n.Set(targets=targets, values=values, line=tag.line, col=tag.col)
         if len(targets) > 1:
             raise self.error("when using set with a block, you cannot have a multi-target", tag)
@@ -309,7 +315,9 @@ class Parser:
         body, _ = self.subparse(("endspaceless",))
         self.end_block()
         tmp = self._tmp_name()
-        chain = n.Filter(name="spaceless", node=n.Name(name=tmp, line=tag.line, col=tag.col), line=tag.line, col=tag.col)
+        chain = n.Filter(
+            name="spaceless", node=n.Name(name=tmp, line=tag.line, col=tag.col), line=tag.line, col=tag.col
+        )
         return n.Apply(tmp=tmp, chain=chain, body=body, line=tag.line, col=tag.col)
 
     def tag_autoescape(self, tag: Token) -> n.Node:
@@ -317,7 +325,9 @@ class Parser:
         if not self.current.test(BLOCK_END):
             expr = self.parse_expression()
             if not isinstance(expr, n.Const) or not isinstance(expr.value, str | bool):
-                raise self.error('an escaping strategy must be a string or false (e.g. {% autoescape "html" %})', tag)
+                raise self.error(
+                    'an escaping strategy must be a string or false (e.g. {% autoescape "html" %})', tag
+                )
             if expr.value is False:
                 strategy = None
             elif expr.value is True:
@@ -548,15 +558,23 @@ class Parser:
             self.advance()
             value = token.value
             if value in ("true", "TRUE"):
-                return self.parse_postfix(n.Const(value=True, src=value, line=token.line, col=token.col), token)
+                return self.parse_postfix(
+                    n.Const(value=True, src=value, line=token.line, col=token.col), token
+                )
             if value in ("false", "FALSE"):
-                return self.parse_postfix(n.Const(value=False, src=value, line=token.line, col=token.col), token)
+                return self.parse_postfix(
+                    n.Const(value=False, src=value, line=token.line, col=token.col), token
+                )
             if value in ("null", "NULL", "none", "NONE"):
-                return self.parse_postfix(n.Const(value=None, src=value, line=token.line, col=token.col), token)
+                return self.parse_postfix(
+                    n.Const(value=None, src=value, line=token.line, col=token.col), token
+                )
             if self.current.test(PUNCT, "=>"):
                 self.advance()
                 body = self.parse_expression()
-                return n.Arrow(params=[value], body=body, src=self.node_src(token), line=token.line, col=token.col)
+                return n.Arrow(
+                    params=[value], body=body, src=self.node_src(token), line=token.line, col=token.col
+                )
             if self.current.test(PUNCT, "("):
                 args, kwargs = self.parse_arguments()
                 call: n.Expr
@@ -572,7 +590,12 @@ class Parser:
                 else:
                     self.check_known(value, self.functions, "function", token)
                     call = n.Func(
-                        name=value, args=args, kwargs=kwargs, src=self.node_src(token), line=token.line, col=token.col
+                        name=value,
+                        args=args,
+                        kwargs=kwargs,
+                        src=self.node_src(token),
+                        line=token.line,
+                        col=token.col,
                     )
                 return self.parse_postfix(call, token)
             return self.parse_postfix(n.Name(name=value, src=value, line=token.line, col=token.col), token)
@@ -611,7 +634,11 @@ class Parser:
         if not isinstance(expr, n.Const):
             # "#{x}" alone is still a string: concatenate with '' like Twig.
             expr = n.Binary(
-                op="~", left=n.Const(value="", line=token.line, col=token.col), right=expr, line=token.line, col=token.col
+                op="~",
+                left=n.Const(value="", line=token.line, col=token.col),
+                right=expr,
+                line=token.line,
+                col=token.col,
             )
         for part in parts[1:]:
             expr = n.Binary(op="~", left=expr, right=part, line=token.line, col=token.col)
@@ -644,7 +671,9 @@ class Parser:
                 self.advance()
                 key = n.Const(value=token.value, line=token.line, col=token.col)
                 if self.current.test(PUNCT, ",") or self.current.test(PUNCT, "}"):
-                    pairs.append((key, n.Name(name=token.value, src=token.value, line=token.line, col=token.col)))
+                    pairs.append(
+                        (key, n.Name(name=token.value, src=token.value, line=token.line, col=token.col))
+                    )
                     continue
             elif token.type == STRING:
                 self.advance()
@@ -692,7 +721,12 @@ class Parser:
                 # items.0.1 is lexed as items . 0.1: split it back into two keys.
                 first, _, second = self.source[token.pos : token.end].partition(".")
                 expr = n.GetAttr(
-                    obj=expr, key=n.Const(value=int(first)), dot=True, src=self.node_src(start), line=dot.line, col=dot.col
+                    obj=expr,
+                    key=n.Const(value=int(first)),
+                    dot=True,
+                    src=self.node_src(start),
+                    line=dot.line,
+                    col=dot.col,
                 )
                 return n.GetAttr(
                     obj=expr,
@@ -711,7 +745,12 @@ class Parser:
             if isinstance(expr, n.Name) and expr.name in self.macro_aliases:
                 args, kwargs = self.parse_arguments()
                 return n.MacroCall(
-                    macro=str(key), args=args, kwargs=kwargs, src=self.node_src(start), line=token.line, col=token.col
+                    macro=str(key),
+                    args=args,
+                    kwargs=kwargs,
+                    src=self.node_src(start),
+                    line=token.line,
+                    col=token.col,
                 )
             raise self.error("calling methods is not supported in mailcard templates", token)
         return n.GetAttr(
@@ -726,7 +765,12 @@ class Parser:
             length = None if self.current.test(PUNCT, "]") else self.parse_expression()
             self.expect(PUNCT, "]")
             return n.Slice(
-                obj=expr, start=slice_start, length=length, src=self.node_src(start), line=bracket.line, col=bracket.col
+                obj=expr,
+                start=slice_start,
+                length=length,
+                src=self.node_src(start),
+                line=bracket.line,
+                col=bracket.col,
             )
         self.expect(PUNCT, "]")
         assert slice_start is not None
@@ -737,9 +781,8 @@ class Parser:
     def parse_filter_chain(self, expr: n.Expr, *, leading_pipe: bool, start: Token | None = None) -> n.Expr:
         first = True
         while True:
-            if leading_pipe or not first:
-                if not self.accept(PUNCT, "|"):
-                    return expr
+            if (leading_pipe or not first) and not self.accept(PUNCT, "|"):
+                return expr
             first = False
             token = self.expect(NAME, message="expected a filter name")
             self.check_known(token.value, self.filters, "filter", token)
@@ -748,7 +791,9 @@ class Parser:
             if self.current.test(PUNCT, "("):
                 args, kwargs = self.parse_arguments()
             src = self.node_src(start) if start is not None else expr.src
-            expr = n.Filter(name=token.value, node=expr, args=args, kwargs=kwargs, src=src, line=token.line, col=token.col)
+            expr = n.Filter(
+                name=token.value, node=expr, args=args, kwargs=kwargs, src=src, line=token.line, col=token.col
+            )
             if not leading_pipe and not self.current.test(PUNCT, "|"):
                 return expr
 
@@ -777,7 +822,7 @@ class Parser:
         return args, kwargs
 
     def parse_test(self, expr: n.Expr, negated: bool, start: Token) -> n.Expr:
-        token = self.expect(NAME, message="expected a test name after \"is\"")
+        token = self.expect(NAME, message='expected a test name after "is"')
         name = token.value
         second = TWO_WORD_TESTS.get(name)
         if second is not None and self.current.test(NAME, second):
@@ -791,7 +836,13 @@ class Parser:
         elif name in ONE_ARG_TESTS:
             args = [self.parse_unary()]
         return n.Test(
-            name=name, node=expr, args=args, negated=negated, src=self.node_src(start), line=token.line, col=token.col
+            name=name,
+            node=expr,
+            args=args,
+            negated=negated,
+            src=self.node_src(start),
+            line=token.line,
+            col=token.col,
         )
 
     def check_known(self, name: str, known: Collection[str], kind: str, token: Token) -> None:

@@ -39,7 +39,9 @@ def get_zone(name: str) -> tzinfo:
             try:
                 zone = ZoneInfo(name)
             except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-                raise TemplateRuntimeError(f'unknown timezone "{name}"', hint="use a name like Europe/Moscow") from exc
+                raise TemplateRuntimeError(
+                    f'unknown timezone "{name}"', hint="use a name like Europe/Moscow"
+                ) from exc
     if len(_ZONES) < 1000:
         _ZONES[name] = zone
     return zone
@@ -147,10 +149,23 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("slash_ymd", re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})")),
     ("dot_dmy", re.compile(r"([0-9]{1,2})[.]([0-9]{1,2})[.]([0-9]{4}|[0-9]{2})(?![0-9:])")),
     ("slash_mdy", re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4}|[0-9]{2})")),
-    ("text_mdy", re.compile(rf"({_MONTH_RE})\.?\s+([0-9]{{1,2}})(?:st|nd|rd|th)?(?:,?\s*([0-9]{{4}}))?\b", re.I)),
-    ("text_dmy", re.compile(rf"([0-9]{{1,2}})(?:st|nd|rd|th)?[ \-.]*({_MONTH_RE})\.?(?:[ \-.,]*([0-9]{{4}}))?\b", re.I)),
+    (
+        "text_mdy",
+        re.compile(rf"({_MONTH_RE})\.?\s+([0-9]{{1,2}})(?:st|nd|rd|th)?(?:,?\s*([0-9]{{4}}))?\b", re.I),
+    ),
+    (
+        "text_dmy",
+        re.compile(
+            rf"([0-9]{{1,2}})(?:st|nd|rd|th)?[ \-.]*({_MONTH_RE})\.?(?:[ \-.,]*([0-9]{{4}}))?\b", re.I
+        ),
+    ),
     ("text_my", re.compile(rf"({_MONTH_RE})\.?\s+([0-9]{{4}})\b", re.I)),
-    ("time", re.compile(r"[T]?([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?(?:\s*([ap])\.?m\.?)?", re.I)),
+    (
+        "time",
+        re.compile(
+            r"[T]?([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?(?:\s*([ap])\.?m\.?)?", re.I
+        ),
+    ),
     ("time_ampm", re.compile(r"([0-9]{1,2})\s*([ap])\.?m\.?\b", re.I)),
     ("tz_offset", re.compile(r"(?:GMT|UTC)?([+-])([0-9]{2}):?([0-9]{2})\b")),
     ("tz_z", re.compile(r"(Z|UTC|GMT)\b", re.I)),
@@ -194,7 +209,9 @@ def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) ->
                 position = match.end()
                 break
         else:
-            raise TemplateRuntimeError(f'cannot parse the date "{text[:60]}"', hint="use e.g. 2024-03-05 14:07:00")
+            raise TemplateRuntimeError(
+                f'cannot parse the date "{text[:60]}"', hint="use e.g. 2024-03-05 14:07:00"
+            )
     zone = parsed.zone or (base.tzinfo if base is not None and base.tzinfo else default_zone)
     if base is None:
         now = datetime.now(zone)
@@ -405,7 +422,7 @@ def format_date(dt: datetime, fmt: str) -> str:
     return "".join(out)
 
 
-def _format_char(dt: datetime, char: str) -> str:  # noqa: C901 - one branch per PHP letter
+def _format_char(dt: datetime, char: str) -> str:
     if char == "d":
         return f"{dt.day:02d}"
     if char == "D":

@@ -48,7 +48,7 @@ def php_round(value: float, places: int = 0) -> float:
     places = max(-MAX_DECIMALS, min(MAX_DECIMALS, places))
     try:
         # '%.14e' keeps 15 significant digits: the pre-rounding PHP applies before rounding.
-        exact = Decimal("%.14e" % value)
+        exact = Decimal(f"{value:.14e}")
         rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         return value
@@ -108,9 +108,7 @@ def sprintf(fmt: Any, *args: Any) -> str:
             index = next_arg
             next_arg += 1
         if index < 0 or index >= len(args):
-            raise TemplateRuntimeError(
-                f"format: {len(args) + 1} arguments are required, {len(args) + 1 - (index - len(args) + 1)} given"
-            )
+            raise TemplateRuntimeError(f"format: {index + 2} arguments are required, {len(args) + 1} given")
         width = min(int(match.group(3)), MAX_WIDTH) if match.group(3) else 0
         precision = int(match.group(4)) if match.group(4) is not None else None
         out.append(_format_one(args[index], conversion, flags, width, precision))
@@ -290,7 +288,10 @@ def _rawurlencode(text: str) -> str:
 
 # --------------------------------------------------------------------------------------- strings
 
-_TAG_RE = re.compile(r"<!--.*?-->|<\?.*?\?>|</?([a-zA-Z][a-zA-Z0-9-]*)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>|<(?=[a-zA-Z/!?])[^>]*$", re.S)
+_TAG_RE = re.compile(
+    r"<!--.*?-->|<\?.*?\?>|</?([a-zA-Z][a-zA-Z0-9-]*)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>|<(?=[a-zA-Z/!?])[^>]*$",
+    re.S,
+)
 _ALLOWED_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)>")
 
 

@@ -177,7 +177,9 @@ class Runtime:
 
 
 def _suggest(word: str, options: Any) -> str | None:
-    keys = [str(key) for key in options if isinstance(key, str | int) and not str(key).startswith(INTERNAL_PREFIX)]
+    keys = [
+        str(key) for key in options if isinstance(key, str | int) and not str(key).startswith(INTERNAL_PREFIX)
+    ]
     close = difflib.get_close_matches(str(word), keys, n=1, cutoff=0.6)
     return close[0] if close else None
 

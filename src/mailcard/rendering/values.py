@@ -30,8 +30,8 @@ __all__ = [
     "is_array",
     "is_list_like",
     "iter_values",
-    "loose_eq",
     "lookup",
+    "loose_eq",
     "mod",
     "mul",
     "neg",
@@ -71,9 +71,13 @@ class _Missing:
 
 MISSING: Any = _Missing()
 
-_NUMERIC_RE = re.compile(r"[ \t\n\r\x0b\x0c]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\r\x0b\x0c]*\Z")
+_NUMERIC_RE = re.compile(
+    r"[ \t\n\r\x0b\x0c]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\n\r\x0b\x0c]*\Z"
+)
 _INT_RE = re.compile(r"[ \t\n\r\x0b\x0c]*[+-]?[0-9]+[ \t\n\r\x0b\x0c]*\Z")
-_LEADING_NUMERIC_RE = re.compile(r"[ \t\n\r\x0b\x0c]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_LEADING_NUMERIC_RE = re.compile(
+    r"[ \t\n\r\x0b\x0c]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+)
 _CANONICAL_INT_KEY_RE = re.compile(r"(?:0|-?[1-9][0-9]*)\Z")
 
 
@@ -88,7 +92,7 @@ def php_float_str(value: float) -> str:
         return "INF" if value > 0 else "-INF"
     if value == 0.0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    text = "%.14G" % value
+    text = f"{value:.14G}"
     if "E" in text:
         mantissa, exponent = text.split("E")
         if "." not in mantissa:
@@ -135,18 +139,16 @@ def truthy(value: Any) -> bool:
     if t is bool:
         return value  # type: ignore[no-any-return]
     if t is str:
-        return value != "" and value != "0"
+        return bool(value != "" and value != "0")
     if value is None:
         return False
     if t is int or t is float:
-        return value != 0
+        return bool(value != 0)
     if t is list or t is dict or t is tuple:
         return len(value) > 0
     if isinstance(value, str):
         return value != "" and value != "0"
-    if value is MISSING:
-        return False
-    return True
+    return value is not MISSING
 
 
 # --------------------------------------------------------------------------------------- numbers
@@ -372,10 +374,7 @@ def is_list_like(value: Any) -> bool:
     if t is list or t is tuple:
         return True
     if t is dict:
-        for index, key in enumerate(value):
-            if normalize_key(key) != index:
-                return False
-        return True
+        return all(normalize_key(key) == index for index, key in enumerate(value))
     return False
 
 
@@ -478,7 +477,7 @@ def _index(key: Any) -> int | None:
 
 
 def _cmp(a: Any, b: Any) -> int:
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def _strcmp(a: str, b: str) -> int:
@@ -563,10 +562,7 @@ def loose_eq(a: Any, b: Any) -> bool:
         if len(a) != len(b):
             return False
         right = dict(array_items(b))
-        for key, value in array_items(a):
-            if key not in right or not loose_eq(value, right[key]):
-                return False
-        return True
+        return all(key in right and loose_eq(value, right[key]) for key, value in array_items(a))
     if (a_arr or b_arr) and not (ta is bool or tb is bool or a is None or b is None):
         return False
     if (ta is float and a != a) or (tb is float and b != b):
