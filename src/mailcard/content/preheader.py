@@ -1,0 +1,99 @@
+"""The preheader: hidden preview text placed first in the HTML body.
+
+Inbox previews (Gmail, Outlook, Apple Mail) show the first text of the message, hidden or not. We
+put the preheader in a ``display:none`` block at the very top of ``<body>`` (``mso-hide:all`` for
+Outlook's Word engine, zero size/opacity for clients that ignore ``display``), followed by a second
+hidden block of invisible filler so the visible body text does not run on into the preview.
+
+The HTML is edited as text, never re-serialised: a parser round-trip would rewrite templates and
+destroy Outlook conditional comments (``<!--[if mso]>...<![endif]-->``). Comments and raw-text
+elements (script, style, title, textarea) are skipped when looking for the insertion point, so a
+``<body>`` inside a conditional comment is never chosen.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from typing import Final
+
+__all__ = ["HIDDEN_STYLE", "inject_preheader", "preheader_block", "preheader_for_text_only"]
+
+HIDDEN_STYLE: Final = (
+    "display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;"
+    "opacity:0;overflow:hidden;mso-hide:all;"
+)
+# Zero-width / blank characters previews count but nobody sees: combining grapheme joiner, ZWNJ,
+# NBSP, figure space, BOM. 40 units = 200 characters, enough for the longest previews (~140).
+_FILLER: Final = "&#847;&zwnj;&nbsp;&#8199;&#65279;" * 40
+
+# Things that can contain a "<body" we must not take: comments (an unterminated one runs to the
+# end, as in browsers), raw-text elements, and the tags that bound an insertion point.
+_ATTRS: Final = r"""(?:"[^"]*"|'[^']*'|[^'">])*"""  # tag contents up to '>', quotes respected
+_SCAN: Final = re.compile(
+    rf"""
+    (?P<comment><!--.*?(?:-->|\Z))
+  | (?P<raw><(?P<rawtag>script|style|title|textarea|xmp)\b{_ATTRS}>.*?(?:</(?P=rawtag)\s*>|\Z))
+  | (?P<body><body(?=[\s/>]){_ATTRS}>)
+  | (?P<headend></head\s*>)
+  | (?P<lead><!doctype{_ATTRS}>|<html(?=[\s/>]){_ATTRS}>)
+    """,
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
+)
+_SPACES: Final = re.compile(r"\s+")
+
+
+def preheader_block(preheader: str) -> str:
+    """The two hidden ``<div>`` blocks: escaped preheader text, then the filler."""
+    text = html_lib.escape(_SPACES.sub(" ", preheader).strip())
+    return f'<div style="{HIDDEN_STYLE}">{text}</div><div style="{HIDDEN_STYLE}">{_FILLER}</div>'
+
+
+def _insertion_point(document: str) -> int:
+    """Right after ``<body ...>``; else after ``</head>``; else after a leading doctype/``<html>``;
+    else 0 (a fragment)."""
+    after_head = -1
+    after_lead = 0
+    for match in _SCAN.finditer(document):
+        kind = match.lastgroup
+        if kind == "body":
+            return match.end()
+        if kind == "headend" and after_head < 0:
+            after_head = match.end()
+        elif kind == "lead" and after_head < 0:
+            after_lead = match.end()
+    return after_head if after_head >= 0 else after_lead
+
+
+def inject_preheader(html: str, preheader: str) -> str:
+    """``html`` with ``preheader`` as hidden preview text at the top of the body.
+
+    Works on full documents (after ``<body ...>``) and fragments (at the start). The preheader is
+    HTML-escaped; an empty preheader returns ``html`` unchanged.
+    """
+    if not preheader.strip():
+        return html
+    at = _insertion_point(html)
+    return html[:at] + preheader_block(preheader) + html[at:]
+
+
+def preheader_for_text_only(text: str, preheader: str) -> str:
+    """A minimal HTML alternative for a text-only message, carrying the preheader.
+
+    A text/plain message has no hidden text: its preview is simply its first line. So when a
+    text-only message has a preheader we *generate an HTML part*: the text, escaped, inside
+    ``<pre style="white-space:pre-wrap;font-family:inherit">`` (line breaks kept, long lines wrap,
+    normal font), with the hidden preheader first. The caller sends ``text`` unchanged as the
+    text/plain part and this as the text/html part of multipart/alternative. Without a preheader
+    there is no reason for an HTML part; callers should then send text only.
+    """
+    body = (
+        '<pre style="white-space:pre-wrap;font-family:inherit;margin:0">'
+        f"{html_lib.escape(text, quote=False)}</pre>"
+    )
+    document = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
+        f"<body>\n{body}\n</body></html>\n"
+    )
+    return inject_preheader(document, preheader)

@@ -1,0 +1,241 @@
+"""``html_to_text``: a readable text/plain alternative generated from the HTML part.
+
+Rules (see docs/mime.md):
+
+* invisible things are dropped: ``<head>``, ``<style>``, ``<script>``, ``<template>``, comments
+  (including Outlook conditional comments), elements with inline ``display:none`` or
+  ``max-height:0`` + ``overflow:hidden``, the ``hidden`` attribute or the ``preheader`` class;
+* blocks (paragraphs, headings, lists, tables, divs) become lines, paragraphs and headings are
+  separated by a blank line, ``<br>`` is a line break, ``<hr>`` a line of dashes;
+* list items start with ``- `` (``1. `` in ordered lists), nested lists are indented;
+* table cells of one row share a line, separated by `` | ``;
+* links become ``text (url)``, or just the URL when the text is the URL (``mailto:`` too); links to
+  ``#`` or ``javascript:`` keep only their text; images contribute their ``alt`` text;
+* white space is collapsed as a browser would (except in ``<pre>``), zero-width characters are
+  removed, entities are decoded by the parser;
+* lines are wrapped at 78 characters, never inside a word, so URLs stay whole.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from typing import Final
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+__all__ = ["WRAP_WIDTH", "html_to_text"]
+
+WRAP_WIDTH: Final = 78
+
+_SKIP: Final = frozenset(
+    {"head", "style", "script", "noscript", "template", "title", "meta", "link", "iframe", "object", "embed"}
+)
+_PARAGRAPH: Final = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "table", "blockquote", "pre", "hr", "address"}
+)
+_LINE: Final = frozenset(
+    {
+        "div", "tr", "li", "dt", "dd", "section", "article", "header", "footer", "main", "nav", "aside",
+        "center", "form", "fieldset", "figure", "figcaption", "caption", "details", "summary", "tbody",
+        "thead", "tfoot", "body", "html",
+    }
+)  # fmt: skip
+_HIDDEN_STYLE: Final = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+# The other common way to hide a preheader (Cerberus, Litmus): collapsed to zero height.
+_ZERO_HEIGHT: Final = re.compile(r"max-height\s*:\s*0(?:px)?\s*(?:!important\s*)?(?:;|$)", re.IGNORECASE)
+_OVERFLOW_HIDDEN: Final = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
+_WS: Final = re.compile(r"[ \t\n\r\f\u00a0\u2007]+")
+# Invisible characters preheader fillers and templates are full of. ZWJ (U+200D) stays: it is
+# part of emoji sequences.
+_INVISIBLE: Final = re.compile("[\u00ad\u034f\u200b\u200c\u2060\ufeff]")
+_PRE_MARK: Final = "\x00"  # marks lines from <pre>, which must not be re-wrapped
+_BULLET: Final = re.compile(r"( *)(- |\d+\. )?")
+
+
+class _Writer:
+    """Accumulates inline text with pending line breaks and spaces, like a tiny layout engine."""
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self.breaks = 0  # newlines owed before the next text (0, 1 or 2)
+        self.space = False  # a collapsed space is owed before the next text
+        self.at_line_start = True
+        self.prefix = ""  # list bullet / indent for the next line that gets text
+        self.cell_separator = False
+
+    def block(self, level: int) -> None:
+        if self.out:
+            self.breaks = max(self.breaks, level)
+        self.space = False
+        self.cell_separator = False
+
+    def line_break(self) -> None:
+        if self.out:
+            self.breaks = min(self.breaks + 1, 2)
+            self.space = False
+
+    def _start_text(self) -> None:
+        if self.breaks:
+            self.out.append("\n" * self.breaks)
+            self.breaks = 0
+            self.at_line_start = True
+        if self.at_line_start:
+            if self.prefix:
+                self.out.append(self.prefix)
+                self.prefix = ""
+        elif self.cell_separator:
+            self.out.append(" | ")
+        elif self.space:
+            self.out.append(" ")
+        self.space = False
+        self.cell_separator = False
+        self.at_line_start = False
+
+    def text(self, raw: str) -> None:
+        text = _WS.sub(" ", _INVISIBLE.sub("", raw))
+        if text.startswith(" ") and not self.at_line_start:
+            self.space = True
+        words = text.strip(" ")
+        if not words:
+            return
+        self._start_text()
+        self.out.append(words)
+        self.space = text.endswith(" ")
+
+    def pre(self, raw: str) -> None:
+        text = _INVISIBLE.sub("", raw).replace("\r\n", "\n").replace("\r", "\n")
+        if not text:
+            return
+        self._start_text()
+        self.out.append(_PRE_MARK + text.replace("\n", "\n" + _PRE_MARK))
+
+
+def _hidden(node: LexborNode) -> bool:
+    attrs = node.attributes
+    if "hidden" in attrs:
+        return True
+    style = attrs.get("style")
+    if style and (
+        _HIDDEN_STYLE.search(style) or (_ZERO_HEIGHT.search(style) and _OVERFLOW_HIDDEN.search(style))
+    ):
+        return True
+    classes = attrs.get("class") or ""
+    return "preheader" in classes.lower().split()
+
+
+def _link_suffix(href: str, label: str) -> str | None:
+    """What to add after a link's text: `` (url)``, or None when the text already says it."""
+    url = href.strip()
+    if not url or url.startswith("#") or url.lower().startswith(("javascript:", "vbscript:", "data:")):
+        return None
+    label = label.strip()
+    # Only an exact repeat is dropped: "example.com" as the text of "https://example.com/" still
+    # gets the real URL, so the reader sees where the link goes.
+    if label == url or (url.lower().startswith("mailto:") and label == url[7:]):
+        return None
+    return url
+
+
+def html_to_text(html: str) -> str:
+    """A plain-text rendering of ``html`` for the text/plain alternative (ends with a newline)."""
+    tree = LexborHTMLParser(html)
+    root = tree.root
+    if root is None:
+        return ""
+    writer = _Writer()
+    lists: list[list[int]] = []  # per open list: [counter] (counter < 0 for unordered)
+    links: list[tuple[int, str]] = []  # per open <a href>: (index in out, href)
+    pre_depth = 0
+    # Iterative walk (deeply nested layout tables must not hit the recursion limit).
+    stack: list[tuple[LexborNode, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        tag = node.tag
+        if leaving:
+            if tag in ("ul", "ol"):
+                lists.pop()
+                if lists:  # a nested list ends a line, not a paragraph
+                    writer.block(1)
+                    continue
+            elif tag == "a":
+                start, href = links.pop()
+                label = "".join(writer.out[start:])
+                suffix = _link_suffix(href, label)
+                if suffix is not None:
+                    if label.strip():
+                        writer.text(f" ({suffix})")
+                    else:
+                        writer.text(suffix)
+            elif tag == "pre":
+                pre_depth -= 1
+            elif tag in ("td", "th"):
+                writer.cell_separator = not writer.at_line_start and not writer.breaks
+            if tag in _PARAGRAPH:
+                writer.block(2)
+            elif tag in _LINE:
+                writer.block(1)
+            continue
+        if tag == "-text":
+            content = node.text_content or ""
+            if pre_depth:
+                writer.pre(content)
+            else:
+                writer.text(content)
+            continue
+        if tag is None or tag.startswith("-") or tag in _SKIP or _hidden(node):
+            continue
+        if tag in ("ul", "ol") and lists:
+            writer.block(1)  # a nested list starts on the next line, without a blank one
+        elif tag in _PARAGRAPH:
+            writer.block(2)
+        elif tag in _LINE:
+            writer.block(1)
+        if tag == "br":
+            writer.line_break()
+        elif tag == "hr":
+            writer.text("-" * 20)
+        elif tag == "img":
+            writer.text(" " + (node.attributes.get("alt") or "") + " ")
+        elif tag in ("ul", "ol"):
+            lists.append([0 if tag == "ol" else -1])
+        elif tag == "li":
+            indent = "  " * max(len(lists) - 1, 0)
+            if lists and lists[-1][0] >= 0:
+                lists[-1][0] += 1
+                writer.prefix = f"{indent}{lists[-1][0]}. "
+            else:
+                writer.prefix = f"{indent}- "
+        elif tag == "a":
+            links.append((len(writer.out), node.attributes.get("href") or ""))
+        elif tag == "pre":
+            pre_depth += 1
+        stack.append((node, True))
+        children = list(node.iter(include_text=True))
+        stack.extend((child, False) for child in reversed(children))
+    return _finish("".join(writer.out))
+
+
+def _finish(text: str) -> str:
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(_PRE_MARK):
+            lines.append(line[1:].rstrip())
+            continue
+        line = line.rstrip()
+        if len(line) <= WRAP_WIDTH:
+            lines.append(line)
+            continue
+        match = _BULLET.match(line)
+        indent = " " * (match.end() if match else 0)
+        lines.extend(
+            textwrap.wrap(
+                line,
+                width=WRAP_WIDTH,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    result = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return result + "\n" if result else ""
