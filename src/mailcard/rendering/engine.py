@@ -26,7 +26,7 @@ from mailcard.errors import (
 )
 from mailcard.rendering import codegen, library
 from mailcard.rendering.parser import parse
-from mailcard.rendering.runtime import Runtime, Unresolved, UnresolvedVariable
+from mailcard.rendering.runtime import Runtime, RuntimeConfig, Unresolved, UnresolvedVariable
 
 __all__ = ["CompiledTemplate", "RenderLimits", "RenderOptions", "TemplateEngine"]
 
@@ -88,11 +88,8 @@ class CompiledTemplate:
         self._filename = filename
         self._line_map = line_map
         self.python_source = python_source
-
-    def _runtime(self) -> Runtime:
-        options, limits = self.options, self.limits
-        return Runtime(
-            name=self.name,
+        self._config = RuntimeConfig(
+            name=name,
             strict=options.strict_variables,
             timezone=options.timezone,
             date_format=options.date_format,
@@ -102,17 +99,19 @@ class CompiledTemplate:
             max_chars=limits.max_output_bytes,
             max_seconds=limits.max_seconds,
             max_macro_depth=limits.max_macro_depth,
-            filename=self._filename,
-            line_map=self._line_map,
+            filename=filename,
+            line_map=line_map,
             random_seed=options.random_seed,
         )
+
+    def _runtime(self) -> Runtime:
+        return Runtime(self._config)
 
     def render(self, context: Mapping[str, Any] | None = None) -> str:
         return self._run(context, self._runtime())
 
     def find_unresolved(self, context: Mapping[str, Any] | None = None) -> list[UnresolvedVariable]:
         runtime = self._runtime()
-        runtime.strict = True
         found: list[UnresolvedVariable] = []
         runtime.collect = found
         try:
@@ -130,7 +129,7 @@ class CompiledTemplate:
         if context is None:
             data: dict[str, Any] = {}
         elif isinstance(context, Mapping):
-            data = {str(key): value for key, value in context.items()}
+            data = dict(context)
         else:
             raise TemplateRuntimeError(
                 "the template context must be a mapping of names to values", name=self.name

@@ -123,4 +123,6 @@ def auto_escape(value: Any, strategy: str = "html") -> str:
         return str.__str__(value)
     if value is None:
         return ""
+    if t is int and strategy == "html":
+        return str(value)
     return escape(value, strategy)

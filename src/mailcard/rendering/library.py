@@ -161,7 +161,9 @@ def f_json_encode(value: Any, options: Any = 0) -> str:
 def f_number_format(
     rt: Runtime, value: Any, decimal: Any = None, decimal_point: Any = None, thousand_sep: Any = None
 ) -> str:
-    default_decimal, default_point, default_sep = rt.number_format
+    if type(decimal) is int and type(decimal_point) is str and type(thousand_sep) is str:
+        return phpformat.number_format(value, decimal, decimal_point, thousand_sep)
+    default_decimal, default_point, default_sep = rt.cfg.number_format
     return phpformat.number_format(
         value,
         default_decimal if decimal is None else v.to_int(decimal),

@@ -193,6 +193,10 @@ class _Parsed:
 def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) -> datetime:
     """Parse ``text`` like PHP's ``new DateTime($text)`` / ``$date->modify($text)``."""
     source = text.strip()
+    if base is None:
+        match = _ISO_FAST.fullmatch(source)
+        if match is not None:
+            return _iso(match, default_zone)
     parsed = _Parsed()
     if source.startswith("@") and re.fullmatch(r"@-?[0-9]+(?:\.[0-9]+)?", source):
         return datetime.fromtimestamp(float(source[1:]), UTC)
@@ -232,6 +236,38 @@ def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) ->
         current = current.replace(tzinfo=parsed.zone)
     current = _relative(current, parsed)
     return current
+
+
+_ISO_FAST = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6})[0-9]*)?)?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
+def _iso(match: re.Match[str], default_zone: tzinfo) -> datetime:
+    """The common ``2024-03-05[ 14:07[:00]][+03:00]`` shapes without the general parser."""
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    zone = default_zone
+    if offset:
+        zone = UTC if offset == "Z" else (_parse_offset(offset) or default_zone)
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=zone,
+        )
+    except ValueError:
+        # Out-of-range parts (2024-02-31) overflow like PHP does.
+        base = datetime(2000, 1, 1, tzinfo=zone)
+        moved = _build(base, int(year), int(month), int(day))
+        return moved.replace(
+            hour=int(hour or 0) % 24, minute=int(minute or 0) % 60, second=int(second or 0) % 60
+        )
 
 
 def _build(current: datetime, year: int, month: int, day: int) -> datetime:

@@ -41,13 +41,20 @@ __all__ = [
 MAX_DECIMALS = 100  # keeps number_format/round from building absurdly long strings
 
 
+_POW10 = [10.0**i for i in range(16)]
+
+
 def php_round(value: float, places: int = 0) -> float:
     """PHP 8.2 ``round()``: half away from zero, with pre-rounding to 15 significant digits."""
     if not math.isfinite(value) or value == 0.0:
         return value
     places = max(-MAX_DECIMALS, min(MAX_DECIMALS, places))
+    if 0 <= places < len(_POW10):
+        scaled = value * _POW10[places]
+        if -1e15 < scaled < 1e15 and scaled == int(scaled):
+            return value  # nothing to round at this precision (the common case for prices)
     try:
-        # '%.14e' keeps 15 significant digits: the pre-rounding PHP applies before rounding.
+        # 15 significant digits: the pre-rounding PHP applies before rounding half up.
         exact = Decimal(f"{value:.14e}")
         rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     except InvalidOperation:
@@ -55,26 +62,24 @@ def php_round(value: float, places: int = 0) -> float:
     return float(rounded)
 
 
+_SEPARATORS = str.maketrans({",": "\x00", ".": "\x01"})
+
+
 def number_format(number: Any, decimals: int, point: str, thousands: str) -> str:
-    value = to_float(number)
+    kind = type(number)
+    value = number if kind is float else float(number) if kind is int else to_float(number)
     decimals = max(0, min(MAX_DECIMALS, decimals))
     value = php_round(value, decimals)
     if not math.isfinite(value):
         return php_float_str(value)
-    text = f"{abs(value):.{decimals}f}"
-    integer, _, fraction = text.partition(".")
-    if thousands and len(integer) > 3:
-        groups = []
-        while len(integer) > 3:
-            groups.append(integer[-3:])
-            integer = integer[:-3]
-        groups.append(integer)
-        integer = thousands.join(reversed(groups))
-    result = integer + (point + fraction if decimals > 0 else "")
-    # PHP 8 never prints "-0": the sign only shows for a non-zero rounded value.
-    if value < 0 and any(ch not in "0" for ch in text.replace(".", "")):
-        result = "-" + result
-    return result
+    text = f"{abs(value):,.{decimals}f}"
+    if text.strip("0.,") and value < 0:
+        sign = "-"  # PHP 8 never prints "-0": the sign only shows for a non-zero rounded value
+    else:
+        sign = ""
+    if point == "." and thousands == ",":
+        return sign + text
+    return sign + text.translate(_SEPARATORS).replace("\x00", thousands).replace("\x01", point)
 
 
 # --------------------------------------------------------------------------------------- sprintf

@@ -21,7 +21,7 @@ from mailcard.errors import TemplateLimitError, TemplateRuntimeError
 from mailcard.rendering import values as v
 from mailcard.rendering.values import MISSING, Markup, lookup, to_str
 
-__all__ = ["Runtime", "Unresolved", "UnresolvedVariable"]
+__all__ = ["Runtime", "RuntimeConfig", "Unresolved", "UnresolvedVariable"]
 
 INTERNAL_PREFIX = "\x00"
 
@@ -46,27 +46,21 @@ class Unresolved(Exception):
         self.reason = reason
 
 
-class Runtime:
-    """State of one render."""
+class RuntimeConfig:
+    """Options and limits shared by every render of one compiled template."""
 
     __slots__ = (
-        "_buffers",
-        "collect",
         "date_format",
-        "deadline",
         "filename",
         "interval_format",
         "line_map",
-        "macro_depth",
         "max_chars",
         "max_macro_depth",
         "max_seconds",
         "max_steps",
-        "n",
         "name",
-        "next",
         "number_format",
-        "random",
+        "random_seed",
         "strict",
         "timezone",
     )
@@ -98,28 +92,67 @@ class Runtime:
         self.max_chars = max_chars
         self.max_seconds = max_seconds
         self.max_macro_depth = max_macro_depth
-        self.deadline = time.monotonic() + max_seconds
-        self.n = 0
-        self.next = min(64, max_steps)
-        self.macro_depth = 0
-        self.collect: list[UnresolvedVariable] | None = None
         self.filename = filename
         self.line_map = line_map
+        self.random_seed = random_seed
+
+
+class Runtime:
+    """State of one render (kept small: one is made per render)."""
+
+    __slots__ = ("_buffers", "_random", "cfg", "collect", "deadline", "macro_depth", "n", "next")
+
+    def __init__(self, cfg: RuntimeConfig) -> None:
+        self.cfg = cfg
+        self.deadline = time.monotonic() + cfg.max_seconds
+        self.n = 0
+        self.next = 64 if cfg.max_steps > 64 else cfg.max_steps
+        self.macro_depth = 0
+        self.collect: list[UnresolvedVariable] | None = None
+        self._random: random.Random | None = None
+        self._buffers: dict[int, tuple[int, int]] | None = None
+
+    @property
+    def random(self) -> random.Random:
         # random() is deterministic per render: previews and sends must agree.
-        self.random = random.Random(random_seed)
-        self._buffers: dict[int, tuple[int, int]] = {}
+        if self._random is None:
+            self._random = random.Random(self.cfg.random_seed)
+        return self._random
+
+    @property
+    def timezone(self) -> str:
+        return self.cfg.timezone
+
+    @property
+    def date_format(self) -> str:
+        return self.cfg.date_format
+
+    @property
+    def number_format(self) -> tuple[int, str, str]:
+        return self.cfg.number_format
+
+    @property
+    def max_steps(self) -> int:
+        return self.cfg.max_steps
+
+    @property
+    def max_chars(self) -> int:
+        return self.cfg.max_chars
 
     # ------------------------------------------------------------------------- limits
 
     def check(self, out: list[str]) -> None:
         """Called every few loop steps: step budget, wall time and output size."""
-        if self.n > self.max_steps:
+        cfg = self.cfg
+        if self.n > cfg.max_steps:
             raise TemplateLimitError(
-                f"the template ran more than {self.max_steps} loop steps",
+                f"the template ran more than {cfg.max_steps} loop steps",
                 hint="loops over huge ranges are not allowed in e-mail templates",
             )
         if time.monotonic() > self.deadline:
-            raise TemplateLimitError(f"the template took longer than {self.max_seconds:g} s to render")
+            raise TemplateLimitError(f"the template took longer than {cfg.max_seconds:g} s to render")
+        if self._buffers is None:
+            self._buffers = {}
         key = id(out)
         index, total = self._buffers.get(key, (0, 0))
         if index > len(out):
@@ -127,16 +160,16 @@ class Runtime:
         for piece in out[index:]:
             total += len(piece)
         self._buffers[key] = (len(out), total)
-        if total > self.max_chars:
+        if total > cfg.max_chars:
             raise self.output_too_big()
         self.next = self.n + 64
 
     def charge(self, steps: int) -> None:
         """Count work done inside filters (map, filter, sort, range...) against the step budget."""
         self.n += steps
-        if self.n > self.max_steps:
+        if self.n > self.cfg.max_steps:
             raise TemplateLimitError(
-                f"the template ran more than {self.max_steps} loop steps",
+                f"the template ran more than {self.cfg.max_steps} loop steps",
                 hint="filters over huge sequences are not allowed in e-mail templates",
             )
 
@@ -157,10 +190,10 @@ class Runtime:
         """Template position of the innermost generated frame on the current stack."""
         frame = sys._getframe(1)
         while frame is not None:
-            if frame.f_code.co_filename == self.filename:
+            if frame.f_code.co_filename == self.cfg.filename:
                 line = frame.f_lineno
-                if line is not None and 0 < line <= len(self.line_map):
-                    return self.line_map[line - 1]
+                if line is not None and 0 < line <= len(self.cfg.line_map):
+                    return self.cfg.line_map[line - 1]
                 return None, None
             frame = frame.f_back  # type: ignore[assignment]
         return None, None
@@ -229,7 +262,7 @@ def getattr_defined(obj: Any, key: Any) -> Any:
 def concat(rt: Runtime, left: Any, right: Any) -> str:
     a = left if type(left) is str else to_str(left)
     b = right if type(right) is str else to_str(right)
-    if len(a) + len(b) > rt.max_chars:
+    if len(a) + len(b) > rt.cfg.max_chars:
         raise rt.output_too_big()
     return a + b
 
@@ -321,9 +354,9 @@ def call_macro(
     kwargs: dict[str, Any],
     name: str,
 ) -> Any:
-    if rt.macro_depth >= rt.max_macro_depth:
+    if rt.macro_depth >= rt.cfg.max_macro_depth:
         raise TemplateLimitError(
-            f'macro "{name}" is nested more than {rt.max_macro_depth} calls deep',
+            f'macro "{name}" is nested more than {rt.cfg.max_macro_depth} calls deep',
             hint="a macro that calls itself needs a condition that stops it",
         )
     context: dict[str, Any] = {}
