@@ -15,7 +15,16 @@ from dataclasses import dataclass
 
 from mailcard.validation.urls import data_url_media_type, is_script_bearing_media_type, strip_url
 
-__all__ = ["CssProblem", "css_comments", "css_problems", "css_problems_and_urls", "css_urls", "normalise_css"]
+__all__ = [
+    "CssProblem",
+    "css_comments",
+    "css_problems",
+    "css_problems_and_urls",
+    "css_urls",
+    "may_hide_anything",
+    "may_load_urls",
+    "normalise_css",
+]
 
 # Unrolled form of /\*.*?\*/ (several times faster on large style blocks); an unterminated comment
 # runs to the end, as in the CSS tokenizer.
@@ -80,7 +89,7 @@ def _excerpt(text: str, start: int) -> str:
     return text[max(0, start - 10) : start + 50].strip()
 
 
-def _may_hide_anything(css: str) -> bool:
+def may_hide_anything(css: str) -> bool:
     """False for the common inline style with no escape, comment, non-ASCII or suspicious word."""
     if not css.isascii() or "\\" in css or "/*" in css:
         return True
@@ -126,9 +135,14 @@ def _problems_in(text: str) -> list[CssProblem]:
 
 def css_problems(css: str) -> list[CssProblem]:
     """Every script hook found in a style sheet or ``style`` attribute value (empty when safe)."""
-    if not _may_hide_anything(css):
+    if not may_hide_anything(css):
         return []
     return _problems_in(normalise_css(css))
+
+
+def may_load_urls(css: str) -> bool:
+    """False when the CSS certainly has no ``url(...)`` or ``@import``."""
+    return "\\" in css or "url(" in css.lower() or "@" in css
 
 
 def css_problems_and_urls(css: str) -> tuple[list[CssProblem], list[str]]:
@@ -137,7 +151,7 @@ def css_problems_and_urls(css: str) -> tuple[list[CssProblem], list[str]]:
         return css_problems(css), []
     text = _decode(css)
     lowered = text.lower()
-    problems = _problems_in(lowered) if _may_hide_anything(css) else []
+    problems = _problems_in(lowered) if may_hide_anything(css) else []
     return problems, _urls_in(text, lowered)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
 
-from mailcard.validation.htmlscan import Hit, LinkCandidate, scan_tree
+from mailcard.validation.htmlscan import Hit, LinkCandidate, may_contain_script_entities, scan_tree
 from mailcard.validation.serialize import serialize_classic
 
 __all__ = ["HtmlAnalysis", "LocatedHit", "analyse_html"]
@@ -95,7 +95,9 @@ class _Analyser:
     def analyse(self, source: str, depth: int, suffix: str, collect_links: bool) -> None:
         parser = LexborHTMLParser(source)
         document = _document(parser)
-        scan = scan_tree(document, collect_links=collect_links)
+        scan = scan_tree(
+            document, collect_links=collect_links, check_entities=may_contain_script_entities(source)
+        )
         self.add(scan.hits, suffix=suffix)
         if collect_links:
             self.result.links.extend(scan.links)

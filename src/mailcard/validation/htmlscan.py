@@ -18,7 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from mailcard.validation.css import css_comments, css_problems, css_problems_and_urls
+from mailcard.validation.css import (
+    css_comments,
+    css_problems,
+    css_problems_and_urls,
+    may_hide_anything,
+    may_load_urls,
+)
 from mailcard.validation.rules import (
     ANIMATION_ELEMENTS,
     DATA_BINDING_ATTRIBUTES,
@@ -39,7 +45,7 @@ from mailcard.validation.urls import (
     url_scheme,
 )
 
-__all__ = ["Hit", "LinkCandidate", "TreeScan", "scan_tree"]
+__all__ = ["Hit", "LinkCandidate", "TreeScan", "may_contain_script_entities", "scan_tree"]
 
 _CONDITIONAL_COMMENT = re.compile(r"\s*\[if\b[^\]]*\]\s*>(.*?)(?:<!\s*\[endif\]\s*)?\Z", re.S | re.I)
 _NETSCAPE_ENTITY = re.compile(r"&\{.*\}", re.S)
@@ -95,6 +101,7 @@ _PLAIN_ATTRIBUTES = frozenset(
         "content",
     ]
 )
+_PLAIN_OR_STYLE_ATTRIBUTES = _PLAIN_ATTRIBUTES | {"style"}
 _RELATIVE_LINK_CONTEXTS = frozenset({("a", "href"), ("area", "href"), ("img", "src")})
 _UTF7 = re.compile(r"utf-?7|unicode-1-1-utf-7|csunicode11utf7")
 _SRCSET_SPLIT = re.compile(r",\s+|,(?=\S)")
@@ -157,12 +164,26 @@ def _script_url_problem(value: str, *, image_context: bool) -> str | None:
     return None
 
 
-class _Walker:
-    """Applies the rules to one tree; a class only to share the result and the link switch."""
+_SCRIPT_ENTITY_IN_SOURCE = re.compile(
+    r"&(?:amp;?|#0*38;?|#x0*26;?)?(?:\{|&#0*123;?|&#x0*7b;?|&lcub;|&lbrace;)", re.I
+)
 
-    def __init__(self, collect_links: bool) -> None:
+
+def may_contain_script_entities(source: str) -> bool:
+    """False when no attribute value of ``source`` can decode to ``&{`` (Netscape script entity)."""
+    return _SCRIPT_ENTITY_IN_SOURCE.search(source) is not None
+
+
+class _Walker:
+    """Applies the rules to one tree; a class only to share the result and the switches."""
+
+    def __init__(self, collect_links: bool, check_entities: bool) -> None:
         self.scan = TreeScan()
         self.collect_links = collect_links
+        self.check_entities = check_entities
+        # Inline styles are judged together after the walk: one search over all of them usually
+        # clears them all (see flush_styles).
+        self.styles: list[tuple[str, str]] = []
 
     def hit(
         self, code: str, message: str, hint: str | None, tag: str, attr: str | None, value: str | None
@@ -171,6 +192,9 @@ class _Walker:
 
     def walk(self, document: Any) -> TreeScan:
         special = _SPECIAL_ELEMENTS
+        plain_or_style = _PLAIN_OR_STYLE_ATTRIBUTES
+        fast = not self.check_entities
+        styles = self.styles
         for node in document.traverse(include_text=False):
             tag: str = node.tag
             if tag[0] == "-":
@@ -183,9 +207,30 @@ class _Walker:
                 self.animation(name, attributes)
             elif name in special:
                 self.element(node, name, attributes)
-            if attributes:
+            if not attributes:
+                continue
+            if fast and attributes.keys() <= plain_or_style:
+                # Layout attributes and an inline style: the bulk of an e-mail's markup.
+                style = attributes.get("style")
+                if style:
+                    styles.append((name, style))
+            else:
                 self.attributes(name, attributes)
+        self.flush_styles()
         return self.scan
+
+    def flush_styles(self) -> None:
+        bulk = [
+            (tag, css) for tag, css in self.styles if css.isascii() and "/*" not in css and "\\" not in css
+        ]
+        if len(bulk) == len(self.styles):
+            joined = "\n".join(css for _, css in bulk)
+            check = may_hide_anything(joined)
+            want_urls = self.collect_links and may_load_urls(joined)
+            if not check and not want_urls:
+                return  # the common case: no inline style has anything to look at
+        for tag, css in self.styles:
+            self.style_attribute(tag, css)
 
     def comment(self, data: str) -> None:
         if "[" not in data[:10]:
@@ -407,7 +452,7 @@ class _Walker:
             elif attr in URL_ATTRIBUTES or attr.endswith(":href"):
                 self.url_attribute(tag, attr, value)
             elif attr == "style":
-                self.style_attribute(tag, value)
+                self.styles.append((tag, value))
             elif attr == "srcdoc":
                 self.scan.srcdocs.append((tag, value))
             elif attr in DATA_BINDING_ATTRIBUTES:
@@ -420,7 +465,7 @@ class _Walker:
                     attr,
                     value,
                 )
-            if "&{" in value and _NETSCAPE_ENTITY.search(value):
+            if self.check_entities and "&{" in value and _NETSCAPE_ENTITY.search(value):
                 self.hit(
                     "unsafe_script_entity",
                     f"Remove the &{{...}} script entity from <{tag} {attr}>: "
@@ -484,6 +529,10 @@ class _Walker:
         self.scan.links.extend(LinkCandidate(u, tag, "style") for u in urls)
 
 
-def scan_tree(document: Any, *, collect_links: bool = True) -> TreeScan:
-    """Walk ``document`` (a selectolax document node) once and return what was found."""
-    return _Walker(collect_links).walk(document)
+def scan_tree(document: Any, *, collect_links: bool = True, check_entities: bool = True) -> TreeScan:
+    """Walk ``document`` (a selectolax document node) once and return what was found.
+
+    ``check_entities=False`` skips the Netscape ``&{...}`` test; pass it only when
+    :func:`may_contain_script_entities` is false for the source.
+    """
+    return _Walker(collect_links, check_entities).walk(document)
