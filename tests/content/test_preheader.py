@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from mailcard.content import html_to_text, inject_preheader, preheader_for_text_only
@@ -67,3 +69,36 @@ def test_text_only_gets_an_html_alternative() -> None:
     assert pre is not None and pre.text() == text
     assert "white-space:pre-wrap" in (pre.attributes.get("style") or "")
     assert html_to_text(html) == text + "\n"
+
+
+_SNIPPETS = [
+    "<!DOCTYPE html>",
+    "<html lang='ru'>",
+    "<head>",
+    "</head>",
+    "<meta charset='utf-8'>",
+    "<title><body>not a tag</title>",
+    "<style>body > p { color: red } /* <body> */</style>",
+    "<!--[if mso]><body class='mso'><table><tr><td><![endif]-->",
+    "<!--[if !mso]><!-->",
+    "<!--<![endif]-->",
+    "<!-- <body> in a comment -->",
+    '<body style="a>b">',
+    "<p>Привет</p>",
+    "<table><tr><td>cell</td></tr></table>",
+    "text",
+    "</body></html>",
+]
+
+
+@given(st.lists(st.sampled_from(_SNIPPETS), max_size=12))
+def test_preheader_always_lands_in_the_body_as_an_element(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    out = inject_preheader(html, "PREVIEW")
+    assert out.replace(preheader_block("PREVIEW"), "", 1) == html
+    tree = LexborHTMLParser(out)
+    assert tree.body is not None
+    found = [
+        n for n in tree.body.traverse() if n.is_element_node and n.attributes.get("style") == HIDDEN_STYLE
+    ]
+    assert found and found[0].text() == "PREVIEW"
