@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("send_cmd", "smtp_cmd", "outbox_cmd", "inbox_cmd", "server_cmd", "check_cmd")
+COMMAND_MODULES: tuple[str, ...] = (
+    "send_cmd",
+    "smtp_cmd",
+    "outbox_cmd",
+    "inbox_cmd",
+    "server_cmd",
+    "check_cmd",
+    "render_cmd",
+)
 
 
 def build_app() -> typer.Typer:
