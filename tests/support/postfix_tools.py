@@ -248,13 +248,19 @@ def smtp_source(
     binary = find_binary("smtp-source")
     args = [
         binary,
-        "-m", str(messages),
-        "-s", str(sessions),
-        "-l", str(message_size),
-        "-r", str(recipients_per_message),
-        "-f", sender,
-        "-t", recipient,
-    ]  # fmt: skip
+        "-m",
+        str(messages),
+        "-s",
+        str(sessions),
+        "-l",
+        str(message_size),
+        "-r",
+        str(recipients_per_message),
+        "-f",
+        sender,
+        "-t",
+        recipient,
+    ]
     if reuse_connection:
         args.append("-d")  # send all of a session's messages over one connection
     args += [*extra_args, f"{host}:{port}"]

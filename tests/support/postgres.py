@@ -132,9 +132,18 @@ class PostgresCluster:
         data = self.base / "data"
         # --no-sync: the cluster is disposable; skip fsyncing the freshly written files.
         self._run(
-            "initdb", "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
-            "--locale=C", "--no-sync", "--no-instructions",
-        )  # fmt: skip
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        )
         last_error: Exception | None = None
         for _attempt in range(5):
             self.port = free_port()
@@ -151,9 +160,18 @@ class PostgresCluster:
             )
             try:
                 self._run(
-                    "pg_ctl", "start", "-w", "-t", "30", "-D", str(data),
-                    "-l", str(self.base / "postgres.log"), "-o", options,
-                )  # fmt: skip
+                    "pg_ctl",
+                    "start",
+                    "-w",
+                    "-t",
+                    "30",
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self.base / "postgres.log"),
+                    "-o",
+                    options,
+                )
             except RuntimeError as exc:  # most likely lost the race for the port
                 last_error = exc
                 continue
