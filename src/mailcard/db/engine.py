@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from mailcard.errors import ConfigurationError
 
@@ -30,8 +30,13 @@ def create_db_engine(url: str) -> Engine:
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # NullPool: SQLite connections are cheap and a pool would pin file handles across forks.
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        if database in ("", ":memory:"):
+            engine = create_engine(url, poolclass=StaticPool, connect_args={"timeout": 30, "check_same_thread": False})
+        else:
+            # A pool matters: opening a WAL database costs PRAGMAs, and closing the last connection checkpoints.
+            engine = create_engine(
+                url, poolclass=QueuePool, pool_size=4, max_overflow=4, connect_args={"timeout": 30}
+            )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine

@@ -263,7 +263,13 @@ class DeliveryWorker:
                 )
         if self._pending:
             batch, self._pending = self._pending, []
-            await self._call_db(self._store.settle, self.worker_id, batch, now=self._clock())
+            try:
+                await self._call_db(self._store.settle, self.worker_id, batch, now=self._clock())
+            except Exception:
+                # The messages went out; losing their outcomes would send them again after the lease.
+                # Keep the outcomes (their leases are still renewed) and write them on the next flush.
+                log.exception("could not record %d delivery outcomes; will try again", len(batch))
+                self._pending = batch + self._pending
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -274,11 +280,12 @@ class DeliveryWorker:
         interval = max(0.05, self._options.lease_seconds / 3)
         while not stop.is_set():
             await _wait_or_timeout(stop, interval)
-            if self._in_flight:
+            held = self._in_flight | {s.attempt.message_id for s in self._pending}
+            if held:
                 await self._call_db(
                     self._store.renew,
                     self.worker_id,
-                    list(self._in_flight),
+                    list(held),
                     lease_seconds=self._options.lease_seconds,
                     now=self._clock(),
                 )

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailcard.db.schema import delivery_attempts, outbox_messages
@@ -141,35 +141,27 @@ class SqlOutboxStore:
     def settle(self, worker: str, settlements: Sequence[Settlement], *, now: datetime) -> int:
         if not settlements:
             return 0
+        rows = [_settle_row(worker, s, now) for s in settlements]
+        # One executemany per shape of update: the common case (a batch of "sent") is one statement.
+        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_shape.setdefault(tuple(sorted(row)), []).append(row)
         held = 0
         with self._engine.begin() as conn:
             conn.execute(insert(_A), [_attempt_row(s.attempt) for s in settlements])
-            for s in settlements:
-                attempt = s.attempt
-                values: dict[str, Any] = {
-                    "status": s.status,
-                    "attempt_count": attempt.number,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                    "last_reason": attempt.reason,
-                    "last_smtp_code": attempt.smtp_code,
-                    "last_enhanced_code": attempt.enhanced_code,
-                    "last_error": s.error if s.error is not None else attempt.server_text,
-                    "updated_at": now,
-                }
-                if s.status == MessageStatus.RETRY:
-                    values["next_attempt_at"] = s.next_attempt_at or now
-                if s.status in (MessageStatus.SENT, MessageStatus.FAILED):
-                    values["settled_at"] = now
-                held += conn.execute(
+            for shape, group in by_shape.items():
+                values = {name: bindparam(name) for name in shape if not name.startswith("w_")}
+                statement = (
                     update(_T)
                     .where(
-                        _T.c.id == attempt.message_id,
-                        _T.c.lease_owner == worker,
+                        _T.c.id == bindparam("w_id"),
+                        _T.c.lease_owner == bindparam("w_owner"),
                         _T.c.status == MessageStatus.SENDING,
                     )
-                    .values(**values)
-                ).rowcount
+                    .values(**{name[2:]: param for name, param in values.items()})
+                )
+                result = conn.execute(statement, group)
+                held += result.rowcount if result.rowcount >= 0 else len(group)
         return held
 
     def release(
@@ -310,6 +302,28 @@ def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _settle_row(worker: str, s: Settlement, now: datetime) -> dict[str, Any]:
+    attempt = s.attempt
+    row: dict[str, Any] = {
+        "w_id": attempt.message_id,
+        "w_owner": worker,
+        "v_status": s.status.value,
+        "v_attempt_count": attempt.number,
+        "v_lease_owner": None,
+        "v_lease_expires_at": None,
+        "v_last_reason": attempt.reason,
+        "v_last_smtp_code": attempt.smtp_code,
+        "v_last_enhanced_code": attempt.enhanced_code,
+        "v_last_error": s.error if s.error is not None else attempt.server_text,
+        "v_updated_at": now,
+    }
+    if s.status == MessageStatus.RETRY:
+        row["v_next_attempt_at"] = s.next_attempt_at or now
+    if s.status in (MessageStatus.SENT, MessageStatus.FAILED):
+        row["v_settled_at"] = now
+    return row
 
 
 def _attempt_row(attempt: Attempt) -> dict[str, Any]:
