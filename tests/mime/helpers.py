@@ -7,7 +7,7 @@ import email.parser
 import email.policy
 import email.utils
 import re
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 
 from mailcard.mime import BuiltMessage
 
@@ -53,7 +53,7 @@ def assert_wire_rules(built: BuiltMessage) -> None:
         raw.decode("utf-8")  # each word holds whole characters
 
 
-def content(part: EmailMessage) -> str:
+def content(part: MIMEPart) -> str:
     """Decoded text of a part with LF line endings (the stdlib keeps the wire's CRLF)."""
     text = part.get_content()
     assert isinstance(text, str)

@@ -57,7 +57,7 @@ def _delivered_unchanged(postfix: PostfixServer, built: BuiltMessage, address: s
 def _body_text(stored: bytes) -> list[str]:
     msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(stored)
     parts = list(msg.iter_parts()) if msg.is_multipart() else [msg]
-    return [str(p.get_content()).replace("\r\n", "\n") for p in parts]  # type: ignore[attr-defined]
+    return [str(p.get_content()).replace("\r\n", "\n") for p in parts]
 
 
 def test_unicode_message_arrives_byte_for_byte(postfix: PostfixServer) -> None:

@@ -7,6 +7,8 @@ lines starting with '.' or 'From ', trailing whitespace, CR/LF mixes, encoded-wo
 
 from __future__ import annotations
 
+from email.message import MIMEPart
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.mime.helpers import assert_wire_rules, content, mailboxes, newlines, parse
@@ -42,7 +44,7 @@ _PIECES = [
 _NEWLINES = ["\n", "\r\n", "\r", "\n.\n", "\nFrom x\n", " \n", "\t\r\n", "\n\n"]
 
 # Arbitrary Unicode minus lone surrogates (not encodable) and the header-breaking CR/LF/NUL.
-_ANY_CHAR = st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\0")
+_ANY_CHAR = st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\0")
 _LINE = st.lists(st.one_of(st.text(_ANY_CHAR, max_size=20), st.sampled_from(_PIECES)), max_size=8).map(
     "".join
 )
@@ -110,19 +112,20 @@ def test_roundtrip_through_stdlib_parser(
     assert built.envelope_from == _expected_address(sender.address)
     assert built.envelope_to == tuple(dict.fromkeys(_expected_address(b.address) for b in to + cc))
 
-    parts = list(msg.iter_parts()) if msg.is_multipart() else [msg]
-    expected = [("text/plain", text), ("text/html", html)]
-    expected = [(kind, body) for kind, body in expected if body is not None]
+    parts: list[MIMEPart] = list(msg.iter_parts()) if msg.is_multipart() else [msg]
+    expected = [
+        (kind, body) for kind, body in (("text/plain", text), ("text/html", html)) if body is not None
+    ]
     assert [p.get_content_type() for p in parts] == [kind for kind, _ in expected]
     for part, (_, body) in zip(parts, expected, strict=True):
         assert part.get_content_charset() == "utf-8"
-        got = content(part)
-        want = newlines(body)
+        decoded = content(part)
+        wanted = newlines(body)
         if not msg.is_multipart() and part["Content-Transfer-Encoding"] != "base64":
             # A single part is followed by the message's final CRLF, which reads back as a newline.
-            assert got in (want, want + "\n")
+            assert decoded in (wanted, wanted + "\n")
         else:
-            assert got == want
+            assert decoded == wanted
 
 
 @settings(max_examples=200, deadline=None)
