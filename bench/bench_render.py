@@ -31,7 +31,8 @@ BODY = """<!doctype html>
 <table width="100%" cellpadding="0" cellspacing="0" role="presentation"><tr><td align="center">
 <table width="600" cellpadding="0" cellspacing="0" style="background:#ffffff">
 <tr><td style="padding:24px 32px;font-size:20px;color:#222">
-<p>{% if customer.firstName %}{{ customer.firstName|capitalize }}, спасибо{% else %}Спасибо{% endif %} за заказ №{{ order.number }}!</p>
+<p>{% if customer.firstName %}{{ customer.firstName|capitalize }}, спасибо{% else %}Спасибо{% endif %}
+за заказ №{{ order.number }}!</p>
 <p style="color:#666;font-size:14px">Мы уже собираем его и сообщим, когда передадим в доставку.
 Если вы хотите что-то изменить, просто ответьте на это письмо — мы поможем.</p>
 </td></tr>
@@ -65,7 +66,10 @@ BODY = """<!doctype html>
 """
 
 JINJA_SUBJECT = "{{ customer.firstName|default('Покупатель', true) }}, заказ №{{ order.number }} принят"
-JINJA_PREHEADER = "{{ order['items']|length }} товара на {{ '{:,.2f}'.format(order.totalSumm).replace(',', ' ').replace('.', ',') }} ₽"
+JINJA_PREHEADER = (
+    "{{ order['items']|length }} товара на "
+    "{{ '{:,.2f}'.format(order.totalSumm).replace(',', ' ').replace('.', ',') }} ₽"
+)
 JINJA_BODY = (
     BODY.replace("{{ customer.firstName|capitalize }}", "{{ customer.firstName|capitalize }}")
     .replace("order.items", "order['items']")

@@ -28,7 +28,9 @@ def matches(case: dict[str, Any], output: str) -> bool:
 
 
 def test_twig_corpus_pass_rate(corpora_dir: Path, engine: TemplateEngine) -> None:
-    cases = [json.loads(line) for line in (corpora_dir / "twig-dev.jsonl").read_text("utf-8").splitlines() if line]
+    cases = [
+        json.loads(line) for line in (corpora_dir / "twig-dev.jsonl").read_text("utf-8").splitlines() if line
+    ]
     assert len(cases) >= 400
     failures = []
     for case in cases:
@@ -41,7 +43,9 @@ def test_twig_corpus_pass_rate(corpora_dir: Path, engine: TemplateEngine) -> Non
 
 
 def test_crm_cases_in_three_languages_all_pass(corpora_dir: Path, engine: TemplateEngine) -> None:
-    cases = [json.loads(line) for line in (corpora_dir / "twig-dev.jsonl").read_text("utf-8").splitlines() if line]
+    cases = [
+        json.loads(line) for line in (corpora_dir / "twig-dev.jsonl").read_text("utf-8").splitlines() if line
+    ]
     crm = [case for case in cases if case["id"].startswith("crm.")]
     languages = {case["id"].split(".")[1] for case in crm}
     assert {"ru", "en", "zh"} <= languages

@@ -52,7 +52,9 @@ def test_python_internals_in_strict_mode_are_clear_errors() -> None:
 
 
 def test_self_is_only_the_template_name() -> None:
-    assert ENGINE.render("{{ _self }}|{{ _self.__class__ }}", {}, RenderOptions(), name="welcome") == "welcome|"
+    assert (
+        ENGINE.render("{{ _self }}|{{ _self.__class__ }}", {}, RenderOptions(), name="welcome") == "welcome|"
+    )
 
 
 def test_constant_is_refused() -> None:
@@ -114,7 +116,10 @@ def test_power_does_not_build_giant_integers() -> None:
 
 
 def test_deep_macro_recursion_is_a_clear_error() -> None:
-    source = "{% macro down(n) %}{% import _self as m %}{{ m.down(n + 1) }}{% endmacro %}{% import _self as m %}{{ m.down(0) }}"
+    source = (
+        "{% macro down(n) %}{% import _self as m %}{{ m.down(n + 1) }}{% endmacro %}"
+        "{% import _self as m %}{{ m.down(0) }}"
+    )
     with pytest.raises(TemplateLimitError, match="nested more than"):
         render(source)
 
@@ -134,5 +139,7 @@ def test_catastrophic_regex_is_bounded_by_the_time_limit() -> None:
 
 def test_context_is_not_mutated() -> None:
     context = {"total": 1, "items": [1, 2]}
-    render("{% set total = 5 %}{% for i in items %}{% set total = total + i %}{% endfor %}{{ total }}", context)
+    render(
+        "{% set total = 5 %}{% for i in items %}{% set total = total + i %}{% endfor %}{{ total }}", context
+    )
     assert context == {"total": 1, "items": [1, 2]}

@@ -519,7 +519,8 @@ class Generator:
             key = repr(expr.key.value)
             temp = self.fresh("_t")
             if self.strict:
-                slow = f"_gas(_R, {temp}, {key}, {path_of(expr.obj)!r}, {expr.dot})"
+                # Marked again so a failing lookup reports this node, not the last nested one.
+                slow = self.mark(expr, f"_gas(_R, {temp}, {key}, {path_of(expr.obj)!r}, {expr.dot})")
             else:
                 slow = f"_ga({temp}, {key})"
             return self.mark(

@@ -754,7 +754,12 @@ class Parser:
                 )
             raise self.error("calling methods is not supported in mailcard templates", token)
         return n.GetAttr(
-            obj=expr, key=n.Const(value=key), dot=True, src=self.node_src(start), line=dot.line, col=dot.col
+            obj=expr,
+            key=n.Const(value=key),
+            dot=True,
+            src=self.node_src(start),
+            line=start.line,
+            col=start.col,
         )
 
     def parse_subscript(self, expr: n.Expr, start: Token, bracket: Token) -> n.Expr:
@@ -775,7 +780,7 @@ class Parser:
         self.expect(PUNCT, "]")
         assert slice_start is not None
         return n.GetAttr(
-            obj=expr, key=slice_start, dot=False, src=self.node_src(start), line=bracket.line, col=bracket.col
+            obj=expr, key=slice_start, dot=False, src=self.node_src(start), line=start.line, col=start.col
         )
 
     def parse_filter_chain(self, expr: n.Expr, *, leading_pipe: bool, start: Token | None = None) -> n.Expr:

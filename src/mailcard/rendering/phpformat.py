@@ -73,10 +73,8 @@ def number_format(number: Any, decimals: int, point: str, thousands: str) -> str
     if not math.isfinite(value):
         return php_float_str(value)
     text = f"{abs(value):,.{decimals}f}"
-    if text.strip("0.,") and value < 0:
-        sign = "-"  # PHP 8 never prints "-0": the sign only shows for a non-zero rounded value
-    else:
-        sign = ""
+    # PHP 8 never prints "-0": the sign only shows for a non-zero rounded value.
+    sign = "-" if text.strip("0.,") and value < 0 else ""
     if point == "." and thousands == ",":
         return sign + text
     return sign + text.translate(_SEPARATORS).replace("\x00", thousands).replace("\x01", point)

@@ -241,6 +241,8 @@ def getattr_strict(rt: Runtime, obj: Any, key: Any, prefix: str, dot: bool) -> A
         return value
     path = _join_path(prefix, key, dot)
     if obj is None or obj is MISSING:
+        if rt.collect is not None and any(item.path == prefix for item in rt.collect):
+            return None  # the parent is already reported; its children add nothing
         return rt.unresolved(path, None, f"{prefix} is null")
     if v.is_array(obj):
         keys = [k for k, _ in v.array_items(obj)]
