@@ -32,7 +32,9 @@ def test_schemes_and_default_ports(url: str, security: str, port: int) -> None:
 
 
 def test_percent_encoded_non_ascii_credentials() -> None:
-    settings = parse_smtp_url("smtps://support%40shop.example:p%C3%A4ss%3Aw%40rd%20%E5%AF%86@smtp.shop.example")
+    settings = parse_smtp_url(
+        "smtps://support%40shop.example:p%C3%A4ss%3Aw%40rd%20%E5%AF%86@smtp.shop.example"
+    )
     assert settings.username == "support@shop.example"
     assert settings.password == Secret("päss:w@rd 密")
 

@@ -1,0 +1,512 @@
+"""``SmtpTransport``: the real :class:`~mailcard.delivery.transport.Transport`, on aiosmtplib.
+
+This module owns the SMTP conversation and the connection pool:
+
+* connecting with the chosen security — STARTTLS (587), implicit TLS (465), or plain text only when
+  ``security="none"`` was chosen — with certificate verification on by default;
+* logging in with AUTH PLAIN or LOGIN (UTF-8, so non-ASCII passwords work);
+* the transaction: ``MAIL FROM`` (with ``SIZE``, ``SMTPUTF8``, ``BODY=8BITMIME`` when they apply),
+  one ``RCPT TO`` per recipient, ``DATA``;
+* a small pool per account (:attr:`SmtpSettings.key`): at most ``max_connections_per_account``
+  connections, reused until idle for ``idle_timeout`` seconds or after
+  ``max_messages_per_connection`` messages; a connection in doubt is closed, never reused;
+* translating every aiosmtplib / ``ssl`` / ``socket`` exception into a
+  :class:`~mailcard.errors.DeliveryError` at one place (:func:`_translated`), so nothing above
+  this module sees a foreign exception.
+
+Retries across attempts are the worker's business. The one retry done here: when a *reused*
+connection turns out to be dead before the server accepted ``MAIL FROM``, the message is tried
+once more on a fresh connection — nothing can have been delivered yet, so this cannot duplicate.
+
+PIPELINING is not used: aiosmtplib sends one command and waits for its reply (its protocol
+parses one reply per read), and the gain is bounded by round trips; see docs/smtp.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+import aiosmtplib
+
+from mailcard.delivery.classify import (
+    ClassifyContext,
+    Phase,
+    classify_exception,
+    classify_reply,
+    delivery_error,
+)
+from mailcard.delivery.settings import SmtpSettings, build_tls_context
+from mailcard.delivery.transport import Envelope, SendResult
+from mailcard.errors import DeliveryError
+
+__all__ = [
+    "PoolStats",
+    "SmtpConnection",
+    "SmtpTransport",
+    "TransactionProgress",
+    "mail_and_rcpt",
+    "open_connection",
+    "send_transaction",
+]
+
+# Longest wait for the server's "220" greeting. Shorter than the step timeout because the usual
+# reason for a missing greeting is a STARTTLS client on an implicit-TLS port (465), and the user
+# should learn that in seconds. Postfix's postscreen greet delay (6 s, port 25 only) fits within.
+GREETING_TIMEOUT: Final = 15.0
+_FOREIGN: Final = (aiosmtplib.SMTPException, OSError, TimeoutError, EOFError)
+_LINE_ENDINGS: Final = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+_BAD_ADDRESS_CHARS: Final = re.compile(r"[\x00-\x20<>\x7f]")
+# Failures that mean "this connection is dead", as opposed to "the server said no".
+_DEAD_CONNECTION: Final = frozenset({"connection_lost", "timeout", "server_unavailable"})
+
+
+@dataclass
+class PoolStats:
+    """Counters for tests and metrics."""
+
+    opened: int = 0
+    reused: int = 0
+    retried_on_fresh_connection: int = 0
+    discarded: int = 0
+
+
+@dataclass
+class _Step:
+    """The step in progress, read by :func:`_translated` when an exception arrives."""
+
+    phase: Phase = "connect"
+
+
+@dataclass
+class SmtpConnection:
+    """One logged-in SMTP connection, ready for transactions."""
+
+    smtp: aiosmtplib.SMTP
+    settings: SmtpSettings
+    context: ClassifyContext
+    last_used: float = 0.0
+    messages: int = 0
+
+    @property
+    def is_connected(self) -> bool:
+        return self.smtp.is_connected
+
+    def supports(self, extension: str) -> bool:
+        return self.smtp.supports_extension(extension)
+
+    def close(self) -> None:
+        self.smtp.close()
+
+    async def quit(self) -> None:
+        """Say goodbye politely (briefly: nothing depends on the answer any more)."""
+        with contextlib.suppress(*_FOREIGN):
+            if self.smtp.is_connected:
+                await self.smtp.quit(timeout=min(self.settings.timeout, 2.0))
+        self.smtp.close()
+
+
+@dataclass
+class _Pool:
+    slots: asyncio.Semaphore
+    tls_context: ssl.SSLContext | None
+    idle: list[SmtpConnection] = field(default_factory=list)
+
+
+@dataclass
+class TransactionProgress:
+    """How far a transaction got: after ``MAIL FROM`` was accepted, a retry could duplicate."""
+
+    mail_accepted: bool = False
+
+
+class SmtpTransport:
+    """Sends over SMTP with pooled connections. One instance per process; ``aclose()`` at the end."""
+
+    def __init__(
+        self,
+        *,
+        max_connections_per_account: int = 4,
+        idle_timeout: float = 60.0,
+        max_messages_per_connection: int = 100,
+        greeting_timeout: float = GREETING_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_connections_per_account < 1:
+            raise ValueError("max_connections_per_account must be at least 1")
+        self.max_connections_per_account = max_connections_per_account
+        self.idle_timeout = idle_timeout
+        self.max_messages_per_connection = max_messages_per_connection
+        self.greeting_timeout = greeting_timeout
+        self.stats = PoolStats()
+        self._clock = clock
+        self._pools: dict[tuple[object, ...], _Pool] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def send(self, settings: SmtpSettings, envelope: Envelope, data: bytes) -> SendResult:
+        """Send ``data`` as is (line endings normalised to CRLF, dots stuffed); see :class:`Transport`."""
+        if self._closed:
+            raise RuntimeError("SmtpTransport used after aclose()")
+        _check_envelope(envelope)
+        self._reap_idle()
+        pool = self._pool_for(settings)
+        async with pool.slots:
+            connection, reused = await self._checkout(pool, settings)
+            progress = TransactionProgress()
+            try:
+                result = await self._send_on(connection, envelope, data, progress)
+            except DeliveryError as error:
+                if not (reused and not progress.mail_accepted and error.reason in _DEAD_CONNECTION):
+                    await self._checkin(pool, connection)
+                    raise
+                # A pooled connection the server had closed (idle timeout, restart): nothing was
+                # accepted yet, so one more try on a fresh connection cannot duplicate the message.
+                connection.close()
+                self.stats.discarded += 1
+                self.stats.retried_on_fresh_connection += 1
+                connection = await self._open(settings, pool)
+                try:
+                    result = await self._send_on(connection, envelope, data, TransactionProgress())
+                except DeliveryError:
+                    await self._checkin(pool, connection)
+                    raise
+            except BaseException:
+                # Cancelled, or a bug: the conversation state is unknown, never reuse it.
+                connection.close()
+                self.stats.discarded += 1
+                raise
+            await self._checkin(pool, connection)
+            return result
+
+    async def aclose(self) -> None:
+        """QUIT every idle connection and forget the pools."""
+        self._closed = True
+        connections = [c for pool in self._pools.values() for c in pool.idle]
+        self._pools.clear()
+        await asyncio.gather(*(c.quit() for c in connections), *self._closing, return_exceptions=True)
+
+    # -- pool -------------------------------------------------------------------------------------
+
+    def _pool_for(self, settings: SmtpSettings) -> _Pool:
+        pool = self._pools.get(settings.key)
+        if pool is None:
+            tls = build_tls_context(settings) if settings.security != "none" else None
+            pool = _Pool(asyncio.Semaphore(self.max_connections_per_account), tls)
+            self._pools[settings.key] = pool
+        return pool
+
+    async def _checkout(self, pool: _Pool, settings: SmtpSettings) -> tuple[SmtpConnection, bool]:
+        while pool.idle:
+            connection = pool.idle.pop()  # most recently used first: the most likely to be alive
+            if connection.is_connected and not self._expired(connection):
+                self.stats.reused += 1
+                return connection, True
+            self._retire(connection)
+        return await self._open(settings, pool), False
+
+    async def _open(self, settings: SmtpSettings, pool: _Pool) -> SmtpConnection:
+        connection = await open_connection(
+            settings, tls_context=pool.tls_context, greeting_timeout=self.greeting_timeout
+        )
+        self.stats.opened += 1
+        return connection
+
+    async def _checkin(self, pool: _Pool, connection: SmtpConnection) -> None:
+        if not connection.is_connected:
+            self.stats.discarded += 1
+            return
+        connection.last_used = self._clock()
+        if connection.messages >= self.max_messages_per_connection or self._closed:
+            self._retire(connection)
+            return
+        pool.idle.append(connection)
+
+    def _expired(self, connection: SmtpConnection) -> bool:
+        return (
+            self._clock() - connection.last_used > self.idle_timeout
+            or connection.messages >= self.max_messages_per_connection
+        )
+
+    def _reap_idle(self) -> None:
+        for pool in self._pools.values():
+            keep = [c for c in pool.idle if c.is_connected and not self._expired(c)]
+            for connection in pool.idle:
+                if connection not in keep:
+                    self._retire(connection)
+            pool.idle[:] = keep
+
+    def _retire(self, connection: SmtpConnection) -> None:
+        """Close a connection that did nothing wrong, with a QUIT in the background."""
+        self.stats.discarded += 1
+        if not connection.is_connected:
+            connection.close()
+            return
+        task = asyncio.create_task(connection.quit())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    # -- transaction ------------------------------------------------------------------------------
+
+    async def _send_on(
+        self, connection: SmtpConnection, envelope: Envelope, data: bytes, progress: TransactionProgress
+    ) -> SendResult:
+        try:
+            result = await send_transaction(connection, envelope, data, progress)
+        except DeliveryError as error:
+            if connection.is_connected and error.reason not in _DEAD_CONNECTION:
+                await _reset_or_close(connection)
+            else:
+                connection.close()
+            raise
+        connection.messages += 1
+        return result
+
+
+async def open_connection(
+    settings: SmtpSettings,
+    *,
+    tls_context: ssl.SSLContext | None = None,
+    greeting_timeout: float = GREETING_TIMEOUT,
+    on_step: Callable[[Phase, str], None] | None = None,
+) -> SmtpConnection:
+    """Connect, greet, secure and log in; raises :class:`DeliveryError` naming the failed step.
+
+    ``on_step(phase, detail)`` is called after each step that succeeded (used by the probe).
+    """
+    context = ClassifyContext(
+        security=settings.security, port=settings.port, host=settings.host, timeout=settings.timeout
+    )
+    if settings.security != "none" and tls_context is None:
+        tls_context = build_tls_context(settings)
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.host,
+        port=settings.port,
+        use_tls=settings.security == "tls",
+        start_tls=False,  # we do STARTTLS ourselves, to know which step failed
+        tls_context=tls_context,
+        timeout=settings.timeout,
+        local_hostname=settings.local_hostname or await _local_hostname(),
+    )
+    step = _Step("connect")
+    done = on_step or (lambda phase, detail: None)
+    try:
+        with _translated(step, context):
+            greeting = await smtp.connect(timeout=min(settings.timeout, greeting_timeout))
+            done("connect", f"{greeting.code} {greeting.message}".strip())
+            step.phase = "ehlo"
+            await smtp.ehlo()
+            if settings.security == "starttls":
+                step.phase = "tls"
+                if not smtp.supports_extension("starttls"):
+                    raise delivery_error(
+                        "tls_failed",
+                        detail="the server does not offer STARTTLS",
+                        hint=(
+                            f"Port {settings.port} does not offer STARTTLS: use the submission port 587 "
+                            "with STARTTLS, or port 465 with SSL/TLS."
+                        ),
+                        step="tls",
+                    )
+                await smtp.starttls()
+                step.phase = "ehlo"
+                await smtp.ehlo()
+            if settings.security != "none":
+                done("tls", _tls_description(smtp))
+            if settings.username:
+                step.phase = "auth"
+                mechanism = await _login(smtp, settings, context)
+                done("auth", f"logged in as {settings.username} with AUTH {mechanism}")
+    except BaseException:
+        smtp.close()
+        raise
+    return SmtpConnection(smtp, settings, context)
+
+
+async def send_transaction(
+    connection: SmtpConnection,
+    envelope: Envelope,
+    data: bytes,
+    progress: TransactionProgress | None = None,
+) -> SendResult:
+    """MAIL, RCPT..., DATA on a ready connection; raises :class:`DeliveryError`."""
+    smtp = connection.smtp
+    step = _Step("mail")
+    progress = progress or TransactionProgress()
+    with _translated(step, connection.context):
+        await _mail_from(connection, envelope, data)
+        progress.mail_accepted = True
+        step.phase = "rcpt"
+        accepted, refused = await _rcpt_to(connection, envelope)
+        step.phase = "data"
+        response = await smtp.data(data)
+    return SendResult(
+        smtp_code=response.code,
+        server_text=response.message,
+        accepted=tuple(accepted),
+        refused={r: (code, text) for r, (code, text) in refused.items()},
+    )
+
+
+async def mail_and_rcpt(
+    connection: SmtpConnection, envelope: Envelope, data: bytes
+) -> tuple[list[str], dict[str, tuple[int, str]]]:
+    """MAIL FROM and RCPT TO without DATA (the probe); the caller sends RSET."""
+    step = _Step("mail")
+    with _translated(step, connection.context):
+        await _mail_from(connection, envelope, data)
+        step.phase = "rcpt"
+        return await _rcpt_to(connection, envelope)
+
+
+async def _mail_from(connection: SmtpConnection, envelope: Envelope, data: bytes) -> None:
+    smtp = connection.smtp
+    utf8 = envelope.smtputf8 or not _envelope_is_ascii(envelope)
+    if utf8 and not smtp.supports_extension("smtputf8"):
+        raise delivery_error(
+            "smtputf8_unsupported",
+            detail="the server does not offer SMTPUTF8, needed for "
+            + ("non-ASCII addresses" if not _envelope_is_ascii(envelope) else "this message"),
+            step="mail",
+        )
+    options: list[str] = []
+    if smtp.supports_extension("size"):
+        # RFC 1870: lets the server refuse an oversized message before we upload it.
+        options.append(f"SIZE={len(_normalized(data))}")
+    if utf8:
+        options.append("SMTPUTF8")
+    if not data.isascii() and smtp.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    await smtp.mail(envelope.sender, options=options, encoding="utf-8" if utf8 else "ascii")
+
+
+async def _rcpt_to(
+    connection: SmtpConnection, envelope: Envelope
+) -> tuple[list[str], dict[str, tuple[int, str]]]:
+    smtp = connection.smtp
+    encoding = "utf-8" if (envelope.smtputf8 or not _envelope_is_ascii(envelope)) else "ascii"
+    accepted: list[str] = []
+    refusals: list[aiosmtplib.SMTPRecipientRefused] = []
+    for recipient in envelope.recipients:
+        try:
+            await smtp.rcpt(recipient, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as refusal:
+            if refusal.code == 421 or not smtp.is_connected:
+                raise  # the server is closing: the whole transaction is off
+            refusals.append(refusal)
+        else:
+            accepted.append(recipient)
+    if not accepted:
+        raise aiosmtplib.SMTPRecipientsRefused(refusals)
+    return accepted, {r.recipient: (r.code, r.message) for r in refusals}
+
+
+async def _login(smtp: aiosmtplib.SMTP, settings: SmtpSettings, context: ClassifyContext) -> str:
+    """AUTH PLAIN, else LOGIN; both encode UTF-8 (aiosmtplib ``auth._ensure_bytes``)."""
+    if not smtp.supports_extension("auth"):
+        encrypted = smtp.get_transport_info("sslcontext") is not None
+        if not encrypted:
+            raise delivery_error(
+                "tls_required",
+                detail="the server offers login (AUTH) only over an encrypted connection",
+                step="auth",
+            )
+        raise delivery_error("auth_unsupported", detail="the server offers no AUTH", step="auth")
+    offered = smtp.server_auth_methods
+    mechanisms = [m for m in ("plain", "login") if m in offered]
+    if not mechanisms:
+        raise delivery_error(
+            "auth_unsupported",
+            detail="the server offers only " + (" ".join(offered).upper() or "no mechanism"),
+            step="auth",
+        )
+    username = settings.username or ""
+    password = settings.password.reveal() if settings.password is not None else ""
+    for mechanism in mechanisms:
+        try:
+            if mechanism == "plain":
+                await smtp.auth_plain(username, password)
+            else:
+                await smtp.auth_login(username, password)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            # Only "mechanism not supported" moves on to the next mechanism; a wrong password is
+            # not tried twice (that only helps the server's brute-force counter lock the account).
+            if exc.code == 504 and mechanism != mechanisms[-1]:
+                continue
+            raise classify_reply("auth", exc.code, exc.message, context=context) from None
+        return mechanism.upper()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _reset_or_close(connection: SmtpConnection) -> None:
+    """After a refused transaction, RSET so the connection can serve the next message."""
+    try:
+        await connection.smtp.rset()
+    except _FOREIGN:
+        connection.close()
+
+
+@contextlib.contextmanager
+def _translated(step: _Step, context: ClassifyContext) -> Iterator[None]:
+    """The one place where foreign exceptions become :class:`DeliveryError` (httpx-style)."""
+    try:
+        yield
+    except DeliveryError:
+        raise
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        raise classify_exception("rcpt", exc, context=context) from exc
+    except aiosmtplib.SMTPSenderRefused as exc:
+        raise classify_exception("mail", exc, context=context) from exc
+    except aiosmtplib.SMTPRecipientRefused as exc:
+        raise classify_exception("rcpt", exc, context=context) from exc
+    except (*_FOREIGN, ValueError) as exc:
+        raise classify_exception(step.phase, exc, context=context) from exc
+
+
+def _check_envelope(envelope: Envelope) -> None:
+    if not envelope.recipients:
+        raise delivery_error("invalid_envelope", detail="no recipients")
+    for address in (envelope.sender, *envelope.recipients):
+        if _BAD_ADDRESS_CHARS.search(address):
+            raise delivery_error("invalid_envelope", detail=f"{address!r} contains spaces, controls or <>")
+    for address in envelope.recipients:
+        if "@" not in address:
+            raise delivery_error("invalid_envelope", detail=f"{address!r} has no @domain")
+
+
+def _envelope_is_ascii(envelope: Envelope) -> bool:
+    return envelope.sender.isascii() and all(r.isascii() for r in envelope.recipients)
+
+
+def _normalized(data: bytes) -> bytes:
+    """The message as it goes over the wire (CRLF line endings, final CRLF): what SIZE counts."""
+    normalized = _LINE_ENDINGS.sub(b"\r\n", data)
+    return normalized if normalized.endswith(b"\r\n") else normalized + b"\r\n"
+
+
+def _tls_description(smtp: aiosmtplib.SMTP) -> str:
+    ssl_object = smtp.get_transport_info("ssl_object")
+    if isinstance(ssl_object, ssl.SSLObject):
+        cipher = ssl_object.cipher()
+        return f"{ssl_object.version()} {cipher[0] if cipher else ''}".strip()
+    return "encrypted"
+
+
+_FQDN: str | None = None
+
+
+async def _local_hostname() -> str:
+    """The EHLO name: this machine's FQDN, looked up once (getfqdn can take seconds)."""
+    global _FQDN
+    if _FQDN is None:
+        name = await asyncio.to_thread(socket.getfqdn)
+        ok = name and name.isascii() and not any(c.isspace() or ord(c) < 33 for c in name)
+        _FQDN = name if ok else "localhost"
+    return _FQDN
