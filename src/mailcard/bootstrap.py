@@ -89,12 +89,11 @@ class Container:
     def smtp_ca_file(self) -> str | None:
         return self.settings.smtp_ca_file or os.environ.get("SSL_CERT_FILE") or None
 
-    def parse_smtp(self, url: str, *, password_env: str | None = None) -> SmtpSettings:
-        """An SMTP URL with the installation's CA file applied when the URL names none."""
-        settings = parse_smtp_url(url, password_env=password_env)
+    def with_default_ca(self, settings: SmtpSettings) -> SmtpSettings:
+        """``settings`` with the installation's CA file when they name none (applied at use, never stored)."""
         ca_file = self.smtp_ca_file()
         if ca_file and settings.ca_file is None:
-            settings = replace(settings, ca_file=ca_file)
+            return replace(settings, ca_file=ca_file)
         return settings
 
     def dispose(self) -> None:
@@ -111,12 +110,15 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Containe
         settings.data_dir / "secret.key",
     )
     secrets = SecretBox(key)
+    ca_file = settings.smtp_ca_file or os.environ.get("SSL_CERT_FILE") or None
     fallback = None
     if settings.smtp_url:
         fallback = parse_smtp_url(settings.smtp_url)
-        if settings.smtp_ca_file and fallback.ca_file is None:
-            fallback = replace(fallback, ca_file=settings.smtp_ca_file)
-    accounts = SmtpAccountStore(engine, secrets, fallback=fallback, devinbox_port=settings.devinbox_port)
+        if ca_file and fallback.ca_file is None:
+            fallback = replace(fallback, ca_file=ca_file)
+    accounts = SmtpAccountStore(
+        engine, secrets, fallback=fallback, devinbox_port=settings.devinbox_port, default_ca_file=ca_file
+    )
     return Container(
         settings=settings,
         engine=engine,

@@ -73,11 +73,14 @@ class SmtpAccountStore:
         *,
         fallback: SmtpSettings | None,
         devinbox_port: int,
+        default_ca_file: str | None = None,
     ) -> None:
         self._engine = engine
         self._box = box
         self._fallback = fallback
         self._devinbox_port = devinbox_port
+        # The installation's CA bundle (MAILCARD_SMTP_CA_FILE / SSL_CERT_FILE) for accounts that name none.
+        self._default_ca_file = default_ca_file
 
     def save(
         self,
@@ -195,7 +198,7 @@ class SmtpAccountStore:
             username=row["username"],
             password=self._box.decrypt(encrypted) if encrypted else None,
             timeout=row["timeout_seconds"],
-            ca_file=row["ca_file"],
+            ca_file=row["ca_file"] or self._default_ca_file,
             verify_tls=row["verify_tls"],
             name=row["name"],
         )

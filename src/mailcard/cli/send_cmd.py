@@ -34,8 +34,10 @@ def resolve_account_id(app: Container, smtp: str | None, password_env: str | Non
     """``--smtp`` as a saved account name or a URL; ``None`` means the default account or the dev inbox."""
     if smtp is None:
         return None
+    from mailcard.delivery.settings import parse_smtp_url
+
     if "://" in smtp:
-        settings = app.parse_smtp(smtp, password_env=password_env)
+        settings = parse_smtp_url(smtp, password_env=password_env)
         if ca_file:
             from dataclasses import replace
 

@@ -47,13 +47,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check that mailcard can connect, log in and that the server accepts the sender and recipient."""
         from mailcard.delivery.probe import probe, sender_matches_account
+        from mailcard.delivery.settings import parse_smtp_url
         from mailcard.validation.addresses import parse_mailbox
 
         if send_test and not rcpt_to:
             usage_error("--send-test needs --to.", as_json=as_json)
         with handled(as_json=as_json), container() as mailcard:
             if "://" in server:
-                settings = mailcard.parse_smtp(server, password_env=smtp_password_env)
+                settings = mailcard.with_default_ca(parse_smtp_url(server, password_env=smtp_password_env))
             else:
                 account = mailcard.accounts.by_name(server)
                 settings = mailcard.accounts.settings_for(account.id)
@@ -108,6 +109,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Save (or replace) an SMTP account; the password is encrypted at rest and never shown."""
         from mailcard.delivery.accounts import AccountLimits
+        from mailcard.delivery.settings import parse_smtp_url
 
         window_limit = window_seconds = None
         if rate_window:
@@ -117,7 +119,7 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 usage_error("--rate-window takes N/SECONDS, e.g. 100/60.", as_json=as_json)
         with handled(as_json=as_json), container() as mailcard:
-            settings = mailcard.parse_smtp(url, password_env=smtp_password_env)
+            settings = parse_smtp_url(url, password_env=smtp_password_env)
             account = mailcard.accounts.save(
                 name,
                 settings,

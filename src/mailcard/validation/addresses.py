@@ -94,7 +94,8 @@ def parse_mailbox(text: str) -> Mailbox:
     if find_header_injection(name) is not None:
         assert_header_safe(name, f"display name of {address!r}")
     try:
-        result = validate_email(address, check_deliverability=False)
+        # test_environment: accept RFC 2606 ".test" domains, used by demo and test set-ups; they never reach anyone.
+        result = validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError as error:
         raise AddressError(
             f"{entry!r} is not a valid e-mail address: {error}",
