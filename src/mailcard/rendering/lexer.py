@@ -274,6 +274,8 @@ class _Lexer:
                 number: int | float = (
                     float(text) if ("." in text or "e" in text or "E" in text) else int(text)
                 )
+                if isinstance(number, int) and number > 2**63 - 1:
+                    number = float(number)  # PHP turns integers beyond PHP_INT_MAX into floats
                 out.append(self.token(NUMBER, number, pos, match.end()))
                 pos = match.end()
                 continue

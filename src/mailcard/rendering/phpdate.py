@@ -167,7 +167,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("time_ampm", re.compile(r"([0-9]{1,2})\s*([ap])\.?m\.?\b", re.I)),
-    ("tz_offset", re.compile(r"(?:GMT|UTC)?([+-])([0-9]{2}):?([0-9]{2})\b")),
+    # "+03" is a zone but "+30 days" is a relative move: no unit word may follow an offset.
+    ("tz_offset", re.compile(r"(?:GMT|UTC)?([+-])([0-9]{2})(?::?([0-9]{2}))?\b(?!\s*[a-zA-Z])")),
     ("tz_z", re.compile(r"(Z|UTC|GMT)\b", re.I)),
     ("tz_name", re.compile(r"([A-Z][A-Za-z_]+/[A-Za-z_/+-]+)")),
     ("day_of", re.compile(r"(first|last) day of\b", re.I)),
@@ -240,7 +241,7 @@ def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) ->
 
 _ISO_FAST = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6})[0-9]*)?)?)?"
-    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
 
 
@@ -304,7 +305,7 @@ def _apply(kind: str, match: re.Match[str], parsed: _Parsed) -> None:
         hour = int(groups[0]) % 12 + (12 if groups[1].lower() == "p" else 0)
         parsed.hms = (hour, 0, 0, 0)
     elif kind == "tz_offset":
-        delta = timedelta(hours=int(groups[1]), minutes=int(groups[2]))
+        delta = timedelta(hours=int(groups[1]), minutes=int(groups[2] or 0))
         parsed.zone = timezone(-delta if groups[0] == "-" else delta)
     elif kind == "tz_z":
         parsed.zone = UTC
