@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import threading
+from collections.abc import Generator
 
 import typer
+import uvicorn
 
 from mailcard.cli.runtime import JsonOption, console, container, emit, handled
 from mailcard.db.migrate import current_revision, head_revision, upgrade
@@ -55,8 +59,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Serve the HTTP API with a worker and, in development, the dev inbox."""
-        import uvicorn
-
         from mailcard.api.app import Services, create_app
         from mailcard.devinbox import BANNER
 
@@ -72,13 +74,33 @@ def register(app: typer.Typer) -> None:
             if devinbox:
                 console.print(f"[bold yellow]{BANNER}[/] (SMTP on 127.0.0.1:{settings.devinbox_port})")
             api = create_app(mailcard, Services(worker=not no_worker, devinbox=devinbox))
-            uvicorn.run(
+            config = uvicorn.Config(
                 api,
                 host=host or settings.host,
                 port=port or settings.port,
                 log_level=settings.log_level.lower(),
                 lifespan="on",
             )
+            CleanExitServer(config).run()
+
+
+class CleanExitServer(uvicorn.Server):
+    """Stops gracefully on SIGTERM/SIGINT and exits 0, as service managers expect after a clean stop.
+
+    Stock uvicorn re-raises the signal once it has shut down, so the process would die by it.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
 
 async def _run_worker(delivery_worker: object) -> None:
