@@ -27,10 +27,16 @@ def reference_rate(*, messages: int, sessions: int = 4, message_size: int = MESS
     """smtp-source → smtp-sink, connections reused, in messages per second (median of three runs)."""
     sink = start_smtp_sink()
     try:
-        smtp_source(sink.port, messages=min(200, messages), sessions=sessions, message_size=message_size)  # warm-up
+        smtp_source(
+            sink.port, messages=min(200, messages), sessions=sessions, message_size=message_size
+        )  # warm-up
         rates = sorted(
             smtp_source(
-                sink.port, messages=messages, sessions=sessions, message_size=message_size, reuse_connection=True
+                sink.port,
+                messages=messages,
+                sessions=sessions,
+                message_size=message_size,
+                reuse_connection=True,
             ).rate
             for _ in range(3)
         )

@@ -12,8 +12,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import QUICK, emit, reference_rate, two_kb_message
+from tests.support.postfix_tools import start_smtp_sink
 
+from _common import QUICK, emit, reference_rate, two_kb_message
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
 from mailcard.delivery.accounts import AccountLimits, ResolvedAccount, StaticAccountResolver
@@ -22,7 +23,6 @@ from mailcard.delivery.smtp import SmtpTransport
 from mailcard.delivery.worker import DeliveryWorker, WorkerOptions
 from mailcard.outbox import NewMessage
 from mailcard.outbox.sql import SqlOutboxStore
-from tests.support.postfix_tools import start_smtp_sink
 
 COUNT = 2000 if QUICK else 10000
 CONNECTIONS = 8
@@ -38,7 +38,9 @@ def main() -> None:
         for start in range(0, COUNT, 1000):
             store.enqueue_many(
                 [
-                    NewMessage("shop@example.com", (f"customer{n}@example.com",), two_kb_message(n), f"<{n}@bench>")
+                    NewMessage(
+                        "shop@example.com", (f"customer{n}@example.com",), two_kb_message(n), f"<{n}@bench>"
+                    )
                     for n in range(start, min(COUNT, start + 1000))
                 ],
                 now=now,
@@ -47,10 +49,14 @@ def main() -> None:
         try:
             account = ResolvedAccount(
                 key="sink",
-                settings=SmtpSettings(host="127.0.0.1", port=sink.port, security="none", username=None, password=None),
+                settings=SmtpSettings(
+                    host="127.0.0.1", port=sink.port, security="none", username=None, password=None
+                ),
                 limits=AccountLimits(max_connections=CONNECTIONS),
             )
-            transport = SmtpTransport(max_connections_per_account=CONNECTIONS, max_messages_per_connection=10_000)
+            transport = SmtpTransport(
+                max_connections_per_account=CONNECTIONS, max_messages_per_connection=10_000
+            )
             worker = DeliveryWorker(
                 store,
                 transport,
@@ -63,7 +69,7 @@ def main() -> None:
                 started = time.perf_counter()
                 running = asyncio.create_task(worker.run(stop))
                 # The worker's own counter: asking the database here would compete with the worker.
-                while worker.sent + worker.failed < COUNT:
+                while worker.sent + worker.failed < COUNT:  # noqa: ASYNC110 - polling a counter
                     await asyncio.sleep(0.01)
                 stop.set()
                 await running  # the last outcomes are written back before the clock stops

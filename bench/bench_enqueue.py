@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from _common import QUICK, emit, reference_rate, two_kb_message
-
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
 from mailcard.outbox import NewMessage

@@ -49,7 +49,9 @@ def test_idempotency_key_sends_once(cli: Cli, postfix: PostfixServer) -> None:
     assert len(shown.json["attempts"]) == 1
 
 
-def test_wrong_password_fails_with_auth_failed_and_the_servers_evidence(cli: Cli, postfix: PostfixServer) -> None:
+def test_wrong_password_fails_with_auth_failed_and_the_servers_evidence(
+    cli: Cli, postfix: PostfixServer
+) -> None:
     result = cli(
         "send", "--to", postfix.fresh_address(), "--from", postfix.sender, "--subject", "x", "--text", "x",
         "--smtp", submission_url(postfix, password="wrong password"), "--ca-file", str(postfix.ca_file), "--json",
@@ -105,7 +107,13 @@ def test_smtp_test_names_a_465_587_mix_up(cli: Cli, postfix: PostfixServer) -> N
 
 def test_smtp_test_wrong_password(cli: Cli, postfix: PostfixServer) -> None:
     result = cli(
-        "smtp", "test", "--smtp", submission_url(postfix, password="nope"), "--ca-file", str(postfix.ca_file), "--json"
+        "smtp",
+        "test",
+        "--smtp",
+        submission_url(postfix, password="nope"),
+        "--ca-file",
+        str(postfix.ca_file),
+        "--json",
     )
     assert result.code == 1
     data = result.json
@@ -123,7 +131,18 @@ def test_saved_account_is_used_by_name_and_its_password_never_shown(cli: Cli, po
     to = postfix.fresh_address("saved")
     env = {"MAILCARD_SMTP_CA_FILE": str(postfix.ca_file)}
     result = cli(
-        "send", "--to", to, "--from", postfix.sender, "--subject", "by name", "--text", "x", "--smtp", "shop", "--json",
+        "send",
+        "--to",
+        to,
+        "--from",
+        postfix.sender,
+        "--subject",
+        "by name",
+        "--text",
+        "x",
+        "--smtp",
+        "shop",
+        "--json",
         env=env,
     )
     assert result.code == 0, result.stdout + result.stderr

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.acceptance.conftest import MAILCARD, Cli
 from tests.support.postfix_tools import free_ports, wait_for
 
@@ -37,7 +36,9 @@ def running(mailcard_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int,
         assert code == 0, (tmp_path / "run.log").read_text()
 
 
-def test_send_with_no_smtp_configured_lands_in_the_dev_inbox(cli: Cli, running: tuple[int, dict[str, str]]) -> None:
+def test_send_with_no_smtp_configured_lands_in_the_dev_inbox(
+    cli: Cli, running: tuple[int, dict[str, str]]
+) -> None:
     api_port, env = running
     assert httpx.get(f"http://127.0.0.1:{api_port}/openapi.json").json()["info"]["title"] == "mailcard"
     ready = httpx.get(f"http://127.0.0.1:{api_port}/readyz").json()
@@ -59,7 +60,9 @@ def test_send_with_no_smtp_configured_lands_in_the_dev_inbox(cli: Cli, running: 
     assert sent.json["message_id"] in shown.stdout
 
 
-def test_queued_message_is_delivered_by_the_servers_worker(cli: Cli, running: tuple[int, dict[str, str]]) -> None:
+def test_queued_message_is_delivered_by_the_servers_worker(
+    cli: Cli, running: tuple[int, dict[str, str]]
+) -> None:
     _, env = running
     queued = cli(
         "send", "--to", "ivan@example.ru", "--from", "shop@example.com", "--subject", "Привет",

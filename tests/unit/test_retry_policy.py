@@ -9,11 +9,15 @@ import pytest
 from mailcard.outbox.retry import GiveUp, RetryAt, RetryPolicy, decide_retry
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
-POLICY = RetryPolicy(max_attempts=5, base_delay_seconds=30, factor=2, max_delay_seconds=300, max_age_seconds=3600)
+POLICY = RetryPolicy(
+    max_attempts=5, base_delay_seconds=30, factor=2, max_delay_seconds=300, max_age_seconds=3600
+)
 
 
 def decide(attempt: int, transient: bool = True, *, now: datetime = T0, rnd: float = 0.5) -> RetryAt | GiveUp:
-    return decide_retry(POLICY, attempt_number=attempt, transient=transient, queued_at=T0, now=now, unit_random=lambda: rnd)
+    return decide_retry(
+        POLICY, attempt_number=attempt, transient=transient, queued_at=T0, now=now, unit_random=lambda: rnd
+    )
 
 
 @pytest.mark.parametrize("attempt", range(1, 10))

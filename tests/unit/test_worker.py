@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from mailcard.delivery.accounts import AccountLimits, ResolvedAccount, StaticAccountResolver
@@ -14,7 +15,8 @@ from mailcard.outbox import MessageStatus, NewMessage, RetryPolicy
 from mailcard.outbox.memory import InMemoryOutboxStore
 
 ACCOUNT = ResolvedAccount(
-    key="test", settings=SmtpSettings(host="127.0.0.1", port=2525, security="none", username=None, password=None)
+    key="test",
+    settings=SmtpSettings(host="127.0.0.1", port=2525, security="none", username=None, password=None),
 )
 
 
@@ -26,7 +28,9 @@ class Clock:
         return self.now
 
 
-def enqueue(store: InMemoryOutboxStore, clock: Clock, count: int = 1, to: str = "anna@example.com") -> list[str]:
+def enqueue(
+    store: InMemoryOutboxStore, clock: Clock, count: int = 1, to: str = "anna@example.com"
+) -> list[str]:
     return store.enqueue_many(
         [
             NewMessage("shop@example.com", (to,), f"Subject: {n}\r\n\r\nhi\r\n".encode(), f"<{n}@x>")
@@ -60,7 +64,9 @@ def test_every_message_is_sent_once_with_its_exact_bytes() -> None:
     ids = enqueue(store, clock, 20)
     asyncio.run(make_worker(store, transport, clock).run_once(ids))
     assert len(transport.delivered) == 20
-    assert sorted(s.data for s in transport.sends) == sorted(f"Subject: {n}\r\n\r\nhi\r\n".encode() for n in range(20))
+    assert sorted(s.data for s in transport.sends) == sorted(
+        f"Subject: {n}\r\n\r\nhi\r\n".encode() for n in range(20)
+    )
     assert store.counts()["sent"] == 20
     [attempt] = store.attempts(ids[0])
     assert attempt.outcome == "sent" and attempt.smtp_code == 250
@@ -141,7 +147,7 @@ def test_broken_account_setup_keeps_the_message_waiting_without_using_attempts()
 
 
 def test_account_rate_limit_spaces_messages() -> None:
-    store, transport, clock = InMemoryOutboxStore(), RecordingTransport(), Clock()
+    store, clock = InMemoryOutboxStore(), Clock()
     ids = enqueue(store, clock, 3)
     limited = ResolvedAccount(key="slow", settings=ACCOUNT.settings, limits=AccountLimits(per_second=20))
     loop_times: list[float] = []
@@ -154,7 +160,7 @@ def test_account_rate_limit_spaces_messages() -> None:
     timing = TimingTransport()
     asyncio.run(make_worker(store, timing, clock, account=limited).run_once(ids))
     assert len(timing.delivered) == 3
-    gaps = [b - a for a, b in zip(loop_times, loop_times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(loop_times)]
     assert all(gap >= 0.04 for gap in gaps), gaps  # 20/s: one message every 50 ms after the first
 
 

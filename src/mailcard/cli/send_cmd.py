@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from mailcard.bootstrap import Container
 
 
-def resolve_account_id(app: Container, smtp: str | None, password_env: str | None, ca_file: str | None) -> int | None:
+def resolve_account_id(
+    app: Container, smtp: str | None, password_env: str | None, ca_file: str | None
+) -> int | None:
     """``--smtp`` as a saved account name or a URL; ``None`` means the default account or the dev inbox."""
     if smtp is None:
         return None
@@ -54,9 +56,13 @@ def register(app: typer.Typer) -> None:
         subject: str = typer.Option(..., "--subject"),
         text: str | None = typer.Option(None, "--text", help="Plain-text body."),
         html: str | None = typer.Option(None, "--html", help="HTML body."),
-        text_file: Path | None = typer.Option(None, "--text-file", help="Read the plain-text body from a file."),
+        text_file: Path | None = typer.Option(
+            None, "--text-file", help="Read the plain-text body from a file."
+        ),
         html_file: Path | None = typer.Option(None, "--html-file", help="Read the HTML body from a file."),
-        preheader: str | None = typer.Option(None, "--preheader", help="Inbox preview text, hidden in the body."),
+        preheader: str | None = typer.Option(
+            None, "--preheader", help="Inbox preview text, hidden in the body."
+        ),
         smtp: str | None = typer.Option(None, "--smtp", help="Saved account name or SMTP URL."),
         smtp_password_env: str | None = typer.Option(
             None, "--smtp-password-env", help="Take the SMTP password from this environment variable."
@@ -103,7 +109,7 @@ def register(app: typer.Typer) -> None:
                 MessageStatus.FAILED: "failed",
                 MessageStatus.CANCELLED: "failed",
             }.get(message.status, "queued")
-            result = {
+            result: dict[str, Any] = {
                 "id": message.id,
                 "status": status,
                 "reason": message.last_reason,

@@ -8,6 +8,7 @@ import logging
 import signal
 import threading
 from collections.abc import Generator
+from typing import Any
 
 import typer
 import uvicorn
@@ -34,10 +35,16 @@ def register(app: typer.Typer) -> None:
             try:
                 before = current_revision(mailcard.engine)
                 upgrade(mailcard.engine)
-                data = {"from": before, "to": head_revision(), "database": mailcard.engine.url.render_as_string()}
+                data = {
+                    "from": before,
+                    "to": head_revision(),
+                    "database": mailcard.engine.url.render_as_string(),
+                }
             finally:
                 mailcard.dispose()
-            emit(data, as_json=as_json, human=lambda: console.print(f"database at {data['to']} (was {before})"))
+            emit(
+                data, as_json=as_json, human=lambda: console.print(f"database at {data['to']} (was {before})")
+            )
 
     @app.command()
     def worker(
@@ -46,7 +53,7 @@ def register(app: typer.Typer) -> None:
         """Deliver queued e-mail until stopped (SIGTERM or Ctrl-C finishes what is in flight first)."""
         with handled(as_json=False), container() as mailcard:
             _configure_logging(mailcard.settings.log_level)
-            overrides = {"concurrency": concurrency} if concurrency else {}
+            overrides: dict[str, Any] = {"concurrency": concurrency} if concurrency else {}
             asyncio.run(_run_worker(mailcard.worker(**overrides)))
 
     @app.command()
@@ -55,7 +62,9 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, "--port"),
         no_worker: bool = typer.Option(False, "--no-worker", help="Serve the API only; run workers apart."),
         devinbox: bool | None = typer.Option(
-            None, "--devinbox/--no-devinbox", help="Capture e-mail locally (default: when no SMTP account is set)."
+            None,
+            "--devinbox/--no-devinbox",
+            help="Capture e-mail locally (default: when no SMTP account is set).",
         ),
     ) -> None:
         """Serve the HTTP API with a worker and, in development, the dev inbox."""

@@ -31,7 +31,9 @@ def create_db_engine(url: str) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         if database in ("", ":memory:"):
-            engine = create_engine(url, poolclass=StaticPool, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(
+                url, poolclass=StaticPool, connect_args={"timeout": 30, "check_same_thread": False}
+            )
         else:
             # A pool matters: opening a WAL database costs PRAGMAs, and closing the last connection checkpoints.
             engine = create_engine(

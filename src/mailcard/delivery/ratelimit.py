@@ -66,6 +66,7 @@ class RateLimiter:
         if self.unlimited:
             return
         async with self._lock:
-            while (wait := self.delay_needed()) > 0:
+            # Waiting for time to pass, not for an event: sleeping exactly as long as needed is right.
+            while (wait := self.delay_needed()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
             self.consume()

@@ -16,6 +16,7 @@ Database calls are synchronous SQLAlchemy run in one helper thread, so the event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -296,7 +297,5 @@ class DeliveryWorker:
 
 
 async def _wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -80,7 +80,13 @@ class InMemoryOutboxStore:
         return stored
 
     def claim(
-        self, worker: str, *, limit: int, lease_seconds: float, now: datetime, ids: Sequence[str] | None = None
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        ids: Sequence[str] | None = None,
     ) -> list[ClaimedMessage]:
         wanted = set(ids) if ids is not None else None
         with self._lock:
@@ -90,7 +96,11 @@ class InMemoryOutboxStore:
                 if (wanted is None or m.id in wanted)
                 and (
                     (m.status in _WAITING and m.next_attempt_at <= now)
-                    or (m.status == MessageStatus.SENDING and m.lease_expires_at is not None and m.lease_expires_at < now)
+                    or (
+                        m.status == MessageStatus.SENDING
+                        and m.lease_expires_at is not None
+                        and m.lease_expires_at < now
+                    )
                 )
             ]
             due.sort(key=lambda m: m.next_attempt_at)
@@ -124,7 +134,9 @@ class InMemoryOutboxStore:
             for message_id in ids:
                 m = self._messages.get(message_id)
                 if m and m.lease_owner == worker and m.status == MessageStatus.SENDING:
-                    self._messages[message_id] = replace(m, lease_expires_at=now + timedelta(seconds=lease_seconds))
+                    self._messages[message_id] = replace(
+                        m, lease_expires_at=now + timedelta(seconds=lease_seconds)
+                    )
 
     def settle(self, worker: str, settlements: Sequence[Settlement], *, now: datetime) -> int:
         held = 0
@@ -146,8 +158,12 @@ class InMemoryOutboxStore:
                     last_smtp_code=attempt.smtp_code,
                     last_enhanced_code=attempt.enhanced_code,
                     last_error=s.error if s.error is not None else attempt.server_text,
-                    next_attempt_at=(s.next_attempt_at or now) if s.status == MessageStatus.RETRY else m.next_attempt_at,
-                    settled_at=now if s.status in (MessageStatus.SENT, MessageStatus.FAILED) else m.settled_at,
+                    next_attempt_at=(s.next_attempt_at or now)
+                    if s.status == MessageStatus.RETRY
+                    else m.next_attempt_at,
+                    settled_at=now
+                    if s.status in (MessageStatus.SENT, MessageStatus.FAILED)
+                    else m.settled_at,
                     updated_at=now,
                 )
         return held
@@ -229,7 +245,9 @@ class InMemoryOutboxStore:
                     f"Message {message_id} is {m.status.value} and can no longer be cancelled.",
                     code="message_not_cancellable",
                 )
-            self._messages[message_id] = replace(m, status=MessageStatus.CANCELLED, settled_at=now, updated_at=now)
+            self._messages[message_id] = replace(
+                m, status=MessageStatus.CANCELLED, settled_at=now, updated_at=now
+            )
             return self._without_data(message_id)
 
     def counts(self) -> dict[str, int]:

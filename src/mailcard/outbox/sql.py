@@ -8,11 +8,11 @@ expired cannot overwrite what the worker that took the message over decided.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import BindParameter, Engine, RowMapping, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailcard.db.schema import delivery_attempts, outbox_messages
@@ -54,7 +54,9 @@ class SqlOutboxStore:
         row = _new_row(message, now)
         with self._engine.begin() as conn:
             # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies by driver).
-            inserted = conn.execute(self._insert_ignoring_known_keys().returning(_T.c.id), row).first() is not None
+            inserted = (
+                conn.execute(self._insert_ignoring_known_keys().returning(_T.c.id), row).first() is not None
+            )
             stored_id = row["id"]
             if not inserted and message.idempotency_key is not None:
                 stored_id = conn.execute(
@@ -89,7 +91,13 @@ class SqlOutboxStore:
         return insert(_T)
 
     def claim(
-        self, worker: str, *, limit: int, lease_seconds: float, now: datetime, ids: Sequence[str] | None = None
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        ids: Sequence[str] | None = None,
     ) -> list[ClaimedMessage]:
         due = or_(
             and_(_T.c.status.in_([MessageStatus.QUEUED, MessageStatus.RETRY]), _T.c.next_attempt_at <= now),
@@ -134,7 +142,9 @@ class SqlOutboxStore:
         with self._engine.begin() as conn:
             conn.execute(
                 update(_T)
-                .where(_T.c.id.in_(list(ids)), _T.c.lease_owner == worker, _T.c.status == MessageStatus.SENDING)
+                .where(
+                    _T.c.id.in_(list(ids)), _T.c.lease_owner == worker, _T.c.status == MessageStatus.SENDING
+                )
                 .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
             )
 
@@ -150,7 +160,9 @@ class SqlOutboxStore:
         with self._engine.begin() as conn:
             conn.execute(insert(_A), [_attempt_row(s.attempt) for s in settlements])
             for shape, group in by_shape.items():
-                values = {name: bindparam(name) for name in shape if not name.startswith("w_")}
+                values: dict[str, BindParameter[Any]] = {
+                    name: bindparam(name) for name in shape if not name.startswith("w_")
+                }
                 statement = (
                     update(_T)
                     .where(
@@ -178,7 +190,9 @@ class SqlOutboxStore:
         with self._engine.begin() as conn:
             conn.execute(
                 update(_T)
-                .where(_T.c.id.in_(list(ids)), _T.c.lease_owner == worker, _T.c.status == MessageStatus.SENDING)
+                .where(
+                    _T.c.id.in_(list(ids)), _T.c.lease_owner == worker, _T.c.status == MessageStatus.SENDING
+                )
                 .values(
                     status=MessageStatus.QUEUED,
                     lease_owner=None,
@@ -342,7 +356,7 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _to_message(row: Mapping[str, Any]) -> OutboxMessage:
+def _to_message(row: RowMapping) -> OutboxMessage:
     return OutboxMessage(
         id=row["id"],
         status=MessageStatus(row["status"]),

@@ -31,7 +31,13 @@ class OutboxStore(Protocol):
         ...
 
     def claim(
-        self, worker: str, *, limit: int, lease_seconds: float, now: datetime, ids: Sequence[str] | None = None
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        ids: Sequence[str] | None = None,
     ) -> list[ClaimedMessage]:
         """Lease up to ``limit`` due messages (queued, retry due, or sending with an expired lease)."""
         ...
