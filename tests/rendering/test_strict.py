@@ -85,3 +85,16 @@ def test_strict_paths_in_several_shapes(source: str, path: str) -> None:
     with pytest.raises(UnresolvedVariableError) as info:
         ENGINE.render(source, CONTEXT, STRICT)
     assert info.value.message.startswith(f"unresolved variable {path} at line 1")
+
+
+def test_find_unresolved_also_checks_branches_the_context_does_not_enter() -> None:
+    source = (
+        "{% if customer.vip %}{{ customer.discount }}{% else %}{{ customer.bonsu }}{% endif %}\n"
+        "{% for item in order.items %}{{ item.nmae }}{% endfor %}\n"
+        "{% if customer.middleName is defined %}{{ customer.middleName }}{% endif %}"
+    )
+    found = ENGINE.find_unresolved(source, CONTEXT)
+    assert [(item.path, item.line, item.suggestion) for item in found] == [
+        ("customer.bonsu", 1, None),
+        ("item.nmae", 2, "item.name"),
+    ]

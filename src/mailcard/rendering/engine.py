@@ -25,6 +25,8 @@ from mailcard.errors import (
     UnresolvedVariableError,
 )
 from mailcard.rendering import codegen, library
+from mailcard.rendering.lint import static_unresolved
+from mailcard.rendering.nodes import Template
 from mailcard.rendering.parser import parse
 from mailcard.rendering.runtime import Runtime, RuntimeConfig, Unresolved, UnresolvedVariable
 
@@ -80,6 +82,7 @@ class CompiledTemplate:
         filename: str,
         line_map: list[tuple[int, int]],
         python_source: str,
+        ast: Template,
     ) -> None:
         self.name = name
         self.options = options
@@ -88,6 +91,7 @@ class CompiledTemplate:
         self._filename = filename
         self._line_map = line_map
         self.python_source = python_source
+        self.ast = ast
         self._config = RuntimeConfig(
             name=name,
             strict=options.strict_variables,
@@ -120,10 +124,12 @@ class CompiledTemplate:
             raise
         except TemplateError:
             pass  # a later runtime error ends the walk; what was found so far is still useful
+        # The static pass adds branches this context does not enter.
+        found.extend(static_unresolved(self.ast, dict(context or {})))
         unique: dict[tuple[str, int | None, int | None], UnresolvedVariable] = {}
         for item in found:
             unique.setdefault((item.path, item.line, item.column), item)
-        return list(unique.values())
+        return sorted(unique.values(), key=lambda item: (item.line or 0, item.column or 0, item.path))
 
     def _run(self, context: Mapping[str, Any] | None, runtime: Runtime) -> str:
         if context is None:
@@ -268,4 +274,5 @@ class TemplateEngine:
             filename=filename,
             line_map=line_map,
             python_source=python_source,
+            ast=ast,
         )
