@@ -62,7 +62,9 @@ class SmtpAccount:
 
 
 def devinbox_settings(port: int) -> SmtpSettings:
-    return SmtpSettings(host="127.0.0.1", port=port, security="none", username=None, password=None, name="devinbox")
+    return SmtpSettings(
+        host="127.0.0.1", port=port, security="none", username=None, password=None, name="devinbox"
+    )
 
 
 class SmtpAccountStore:

@@ -115,7 +115,11 @@ def test_sigkilled_workers_lose_nothing_and_duplicate_only_in_flight(
     survivor = start_worker(tmp_path, url, sink.port, "survivor")
     try:
         wait_for(
-            lambda: status_counts(url).get("sent", 0) == total, 120, "all messages sent", interval=0.2, proc=survivor
+            lambda: status_counts(url).get("sent", 0) == total,
+            120,
+            "all messages sent",
+            interval=0.2,
+            proc=survivor,
         )
     finally:
         survivor.send_signal(signal.SIGTERM)

@@ -13,11 +13,15 @@ from mailcard.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
-    inbox = typer.Typer(help="The dev inbox: captured e-mail that never left this machine.", no_args_is_help=True)
+    inbox = typer.Typer(
+        help="The dev inbox: captured e-mail that never left this machine.", no_args_is_help=True
+    )
     app.add_typer(inbox, name="inbox")
 
     @inbox.command("list")
-    def list_captured(limit: int = typer.Option(50, "--limit", min=1, max=1000), as_json: bool = JsonOption) -> None:
+    def list_captured(
+        limit: int = typer.Option(50, "--limit", min=1, max=1000), as_json: bool = JsonOption
+    ) -> None:
         """Captured messages, newest first, with sender, recipients and subject."""
         store = DevInboxStore(Settings().devinbox_dir)
         with handled(as_json=as_json):
@@ -46,4 +50,8 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.buffer.write(data)
                 return
             text = data.decode("utf-8", errors="replace")
-            emit(summary.to_dict() | {"raw": text}, as_json=as_json, human=lambda: console.print(text, markup=False))
+            emit(
+                summary.to_dict() | {"raw": text},
+                as_json=as_json,
+                human=lambda: console.print(text, markup=False),
+            )

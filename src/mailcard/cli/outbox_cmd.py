@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
 
     @outbox.command("list")
     def list_messages(
-        status: str | None = typer.Option(None, "--status", help="queued, sending, retry, sent, failed, cancelled"),
+        status: str | None = typer.Option(
+            None, "--status", help="queued, sending, retry, sent, failed, cancelled"
+        ),
         customer: str | None = typer.Option(None, "--customer", help="Only this customer's messages."),
         limit: int = typer.Option(50, "--limit", min=1, max=1000),
         before: str | None = typer.Option(None, "--before", help="Page: messages older than this id."),
@@ -28,15 +30,24 @@ def register(app: typer.Typer) -> None:
         try:
             wanted = MessageStatus(status) if status else None
         except ValueError:
-            usage_error(f"Unknown status {status!r}.", as_json=as_json, hint=", ".join(s.value for s in MessageStatus))
+            usage_error(
+                f"Unknown status {status!r}.", as_json=as_json, hint=", ".join(s.value for s in MessageStatus)
+            )
         with handled(as_json=as_json), container() as mailcard:
-            messages = mailcard.outbox.list(status=wanted, customer_id=customer, limit=limit, before_id=before)
+            messages = mailcard.outbox.list(
+                status=wanted, customer_id=customer, limit=limit, before_id=before
+            )
 
             def human() -> None:
                 table = Table("id", "status", "to", "subject", "attempts", "reason")
                 for m in messages:
                     table.add_row(
-                        m.id, m.status.value, ", ".join(m.envelope_to), m.subject, str(m.attempt_count), m.last_reason or ""
+                        m.id,
+                        m.status.value,
+                        ", ".join(m.envelope_to),
+                        m.subject,
+                        str(m.attempt_count),
+                        m.last_reason or "",
                     )
                 console.print(table)
 
@@ -55,12 +66,16 @@ def register(app: typer.Typer) -> None:
             def human() -> None:
                 console.print(f"[bold]{message.id}[/] {message.status.value}  {message.subject}")
                 console.print(f"  from {message.envelope_from} to {', '.join(message.envelope_to)}")
-                console.print(f"  Message-ID {message.message_id}, queued {message.created_at:%Y-%m-%d %H:%M:%S} UTC")
+                console.print(
+                    f"  Message-ID {message.message_id}, queued {message.created_at:%Y-%m-%d %H:%M:%S} UTC"
+                )
                 if message.status in (MessageStatus.QUEUED, MessageStatus.RETRY):
                     console.print(f"  next attempt {message.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC")
                 for a in attempts:
                     evidence = " ".join(str(x) for x in (a.smtp_code, a.enhanced_code, a.server_text) if x)
-                    console.print(f"  #{a.number} {a.finished_at:%H:%M:%S} {a.outcome} {a.reason or ''} {evidence}")
+                    console.print(
+                        f"  #{a.number} {a.finished_at:%H:%M:%S} {a.outcome} {a.reason or ''} {evidence}"
+                    )
                 if message.last_error:
                     console.print(f"  {message.last_error}")
 
@@ -71,7 +86,9 @@ def register(app: typer.Typer) -> None:
         """Queue a failed, cancelled or waiting message to be sent again now."""
         with handled(as_json=as_json), container() as mailcard:
             message = mailcard.outbox.requeue(message_id, now=datetime.now(UTC))
-            emit(message.to_dict(), as_json=as_json, human=lambda: console.print(f"{message.id} queued again"))
+            emit(
+                message.to_dict(), as_json=as_json, human=lambda: console.print(f"{message.id} queued again")
+            )
 
     @outbox.command("cancel")
     def cancel(message_id: str, as_json: bool = JsonOption) -> None:

@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         server: str = typer.Option(..., "--smtp", help="Saved account name or SMTP URL."),
         mail_from: str | None = typer.Option(None, "--from", help="Sender to try in MAIL FROM."),
         rcpt_to: str | None = typer.Option(None, "--to", help="Recipient to try in RCPT TO."),
-        send_test: bool = typer.Option(False, "--send-test", help="Really send a short test message to --to."),
+        send_test: bool = typer.Option(
+            False, "--send-test", help="Really send a short test message to --to."
+        ),
         smtp_password_env: str | None = typer.Option(None, "--smtp-password-env"),
         ca_file: str | None = typer.Option(None, "--ca-file", help="CA bundle to verify the server."),
         as_json: bool = JsonOption,
@@ -100,7 +102,9 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="A name to refer to the account by."),
         url: str = typer.Argument(..., help="SMTP URL, e.g. smtp+starttls://user:pass@host:587"),
         default: bool = typer.Option(False, "--default", help="Use it for messages that name no account."),
-        from_filter: str | None = typer.Option(None, "--from-filter", help="Address or domain this account sends for."),
+        from_filter: str | None = typer.Option(
+            None, "--from-filter", help="Address or domain this account sends for."
+        ),
         max_connections: int = typer.Option(4, "--max-connections", min=1, max=100),
         rate_per_second: float | None = typer.Option(None, "--rate-per-second", min=0.001),
         rate_window: str | None = typer.Option(None, "--rate-window", help="N/SECONDS, e.g. 100/60"),
@@ -132,7 +136,9 @@ def register(app: typer.Typer) -> None:
                     window_seconds=window_seconds,
                 ),
             )
-            emit(account.to_dict(), as_json=as_json, human=lambda: console.print(f"saved SMTP account {name}"))
+            emit(
+                account.to_dict(), as_json=as_json, human=lambda: console.print(f"saved SMTP account {name}")
+            )
 
     @smtp.command("list")
     def list_accounts(as_json: bool = JsonOption) -> None:
@@ -143,7 +149,13 @@ def register(app: typer.Typer) -> None:
             def human() -> None:
                 table = Table("name", "server", "security", "username", "default")
                 for a in accounts:
-                    table.add_row(a.name, f"{a.host}:{a.port}", a.security, a.username or "", "yes" if a.is_default else "")
+                    table.add_row(
+                        a.name,
+                        f"{a.host}:{a.port}",
+                        a.security,
+                        a.username or "",
+                        "yes" if a.is_default else "",
+                    )
                 console.print(table)
 
             emit({"accounts": [a.to_dict() for a in accounts]}, as_json=as_json, human=human)

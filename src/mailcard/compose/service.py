@@ -86,7 +86,8 @@ class Composer:
         if not text and not html:
             raise InputError("The message has no body: give a text or an HTML body.", code="empty_body")
         report = check_content(
-            ContentToCheck(subject=subject, preheader=preheader, html=html, text=text), policy=self._link_policy
+            ContentToCheck(subject=subject, preheader=preheader, html=html, text=text),
+            policy=self._link_policy,
         )
         if report.verdict == "block":
             blocking = [f for f in report.findings if f.severity == "error"]
@@ -142,7 +143,9 @@ class Composer:
         )
         return Submission(message=result.message, created=result.created, findings=prepared.findings)
 
-    def _render(self, request: EmailRequest, *, strict: bool) -> tuple[str, str | None, str | None, str | None]:
+    def _render(
+        self, request: EmailRequest, *, strict: bool
+    ) -> tuple[str, str | None, str | None, str | None]:
         if request.context is None:
             return request.subject, request.preheader, request.text, request.html
         plain = RenderOptions(autoescape=None, strict_variables=strict, timezone=request.timezone)

@@ -70,7 +70,9 @@ class DevInboxStore:
     def get(self, message_id: str) -> tuple[CapturedMessage, bytes]:
         summary_path = self.directory / f"{message_id}.json"
         if "/" in message_id or not summary_path.exists():
-            raise NotFoundError(f"No captured message {message_id} in the dev inbox.", code="inbox_message_not_found")
+            raise NotFoundError(
+                f"No captured message {message_id} in the dev inbox.", code="inbox_message_not_found"
+            )
         return self._summary(summary_path), (self.directory / f"{message_id}.eml").read_bytes()
 
     def clear(self) -> int:
