@@ -62,22 +62,37 @@ def php_round(value: float, places: int = 0) -> float:
     return float(rounded)
 
 
-_SEPARATORS = str.maketrans({",": "\x00", ".": "\x01"})
+_SPECS = [f",.{digits}f" for digits in range(MAX_DECIMALS + 1)]
+_TABLES: dict[tuple[str, str], dict[int, str]] = {}
 
 
 def number_format(number: Any, decimals: int, point: str, thousands: str) -> str:
     kind = type(number)
     value = number if kind is float else float(number) if kind is int else to_float(number)
-    decimals = max(0, min(MAX_DECIMALS, decimals))
-    value = php_round(value, decimals)
-    if not math.isfinite(value):
+    if decimals < 0:
+        decimals = 0
+    elif decimals > MAX_DECIMALS:
+        decimals = MAX_DECIMALS
+    if decimals < 16:
+        scaled = value * _POW10[decimals]
+        # Already exact at this precision (the common case for prices): no rounding needed.
+        if not (-1e15 < scaled < 1e15 and scaled.is_integer()):
+            value = php_round(value, decimals)
+    else:
+        value = php_round(value, decimals)
+    if value != value or value in (math.inf, -math.inf):
         return php_float_str(value)
-    text = f"{abs(value):,.{decimals}f}"
+    text = format(abs(value), _SPECS[decimals])
     # PHP 8 never prints "-0": the sign only shows for a non-zero rounded value.
-    sign = "-" if text.strip("0.,") and value < 0 else ""
+    sign = "-" if value < 0 and text.strip("0.,") else ""
     if point == "." and thousands == ",":
         return sign + text
-    return sign + text.translate(_SEPARATORS).replace("\x00", thousands).replace("\x01", point)
+    table = _TABLES.get((point, thousands))
+    if table is None:
+        table = str.maketrans({",": thousands, ".": point})
+        if len(_TABLES) < 256:
+            _TABLES[(point, thousands)] = table
+    return sign + text.translate(table)
 
 
 # --------------------------------------------------------------------------------------- sprintf
