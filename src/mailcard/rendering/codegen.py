@@ -173,7 +173,7 @@ class Generator:
     def macro_function(self, macro: n.MacroDef) -> None:
         saved = (self.ctx, self.writer, self.out, self.strategies)
         self.ctx, self.writer, self.out = "c", "_w", "_o"
-        self.emit(f"def _m_{macro.name}(_R, c):", macro)
+        self.emit(f"def {self.macro_function_name(macro.name)}(_R, c):", macro)
         self.indent += 1
         self.emit("_o = []")
         self.emit("_w = _o.append")
@@ -709,7 +709,12 @@ class Generator:
         params = tuple(param for param, _ in macro.params)
         args = "[" + "".join(f"{self.expr(arg)}, " for arg in expr.args) + "]"
         kwargs = "{" + "".join(f"{key!r}: {self.expr(value)}, " for key, value in expr.kwargs.items()) + "}"
-        return self.mark(expr, f"_macro(_R, _m_{macro.name}, {params!r}, {args}, {kwargs}, {macro.name!r})")
+        function = self.macro_function_name(macro.name)
+        return self.mark(expr, f"_macro(_R, {function}, {params!r}, {args}, {kwargs}, {macro.name!r})")
+
+    def macro_function_name(self, name: str) -> str:
+        # Numbered, not named after the macro: Twig names allow characters Python names do not.
+        return f"_m{list(self.template.macros).index(name)}"
 
 
 def _signature(fn: Any) -> Iterator[Any]:
