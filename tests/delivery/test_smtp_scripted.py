@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -379,6 +380,9 @@ async def test_starttls_not_offered(server: ScriptedSmtpServer, transport: SmtpT
     assert "does not offer STARTTLS" in error.message
 
 
+# Python 3.11's asyncio leaves a half-upgraded server-side StreamWriter behind when the client
+# aborts a STARTTLS handshake; its __del__ then fails. That is the scripted server's side, not ours.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_untrusted_certificate(pki: TestPki, other_pki: TestPki, security: Security) -> None:
     async def main() -> None:
@@ -392,6 +396,7 @@ def test_untrusted_certificate(pki: TestPki, other_pki: TestPki, security: Secur
             assert error.hint is not None and "--ca-file" in error.hint
 
     run(main())
+    gc.collect()  # let the warning above surface inside this test's filter
 
 
 def test_verify_false_accepts_an_untrusted_certificate(pki: TestPki) -> None:

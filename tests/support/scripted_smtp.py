@@ -213,10 +213,14 @@ class ScriptedSmtpServer:
             if session.writer is not None:
                 # abort, not close: a connection stuck in a TLS handshake never finishes closing.
                 session.writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Handlers end by themselves once their transport is aborted (cancelling them makes
+            # asyncio log noise); cancel only what is still stuck after a deadline.
+            _, stuck = await asyncio.wait(set(self._tasks), timeout=2)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.gather(*stuck, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=2)
@@ -236,6 +240,8 @@ class ScriptedSmtpServer:
         finally:
             session.closed = True
             writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), timeout=1)
             self._tasks.discard(task)
 
     async def _converse(

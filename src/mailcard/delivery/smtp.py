@@ -51,8 +51,9 @@ __all__ = [
     "PoolStats",
     "SmtpConnection",
     "SmtpTransport",
+    "StepCallback",
     "TransactionProgress",
-    "mail_and_rcpt",
+    "check_envelope",
     "open_connection",
     "send_transaction",
 ]
@@ -61,6 +62,8 @@ __all__ = [
 # reason for a missing greeting is a STARTTLS client on an implicit-TLS port (465), and the user
 # should learn that in seconds. Postfix's postscreen greet delay (6 s, port 25 only) fits within.
 GREETING_TIMEOUT: Final = 15.0
+StepCallback = Callable[[str, str], None]
+"""``on_step(step, detail)``: told after each SMTP step that succeeded (the probe lists them)."""
 _FOREIGN: Final = (aiosmtplib.SMTPException, OSError, TimeoutError, EOFError)
 _LINE_ENDINGS: Final = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
 _BAD_ADDRESS_CHARS: Final = re.compile(r"[\x00-\x20<>\x7f]")
@@ -275,7 +278,7 @@ async def open_connection(
     *,
     tls_context: ssl.SSLContext | None = None,
     greeting_timeout: float = GREETING_TIMEOUT,
-    on_step: Callable[[Phase, str], None] | None = None,
+    on_step: StepCallback | None = None,
 ) -> SmtpConnection:
     """Connect, greet, secure and log in; raises :class:`DeliveryError` naming the failed step.
 
@@ -296,7 +299,7 @@ async def open_connection(
         local_hostname=settings.local_hostname or await _local_hostname(),
     )
     step = _Step("connect")
-    done = on_step or (lambda phase, detail: None)
+    done = on_step or _ignore_step
     try:
         with _translated(step, context):
             greeting = await smtp.connect(timeout=min(settings.timeout, greeting_timeout))
@@ -335,18 +338,21 @@ async def send_transaction(
     envelope: Envelope,
     data: bytes,
     progress: TransactionProgress | None = None,
+    on_step: StepCallback | None = None,
 ) -> SendResult:
     """MAIL, RCPT..., DATA on a ready connection; raises :class:`DeliveryError`."""
     smtp = connection.smtp
     step = _Step("mail")
     progress = progress or TransactionProgress()
+    done = on_step or _ignore_step
     with _translated(step, connection.context):
-        await _mail_from(connection, envelope, data)
+        await _mail_from(connection, envelope, data, done)
         progress.mail_accepted = True
         step.phase = "rcpt"
-        accepted, refused = await _rcpt_to(connection, envelope)
+        accepted, refused = await _rcpt_to(connection, envelope, done)
         step.phase = "data"
         response = await smtp.data(data)
+        done("data", f"{response.code} {response.message}")
     return SendResult(
         smtp_code=response.code,
         server_text=response.message,
@@ -355,18 +361,30 @@ async def send_transaction(
     )
 
 
-async def mail_and_rcpt(
-    connection: SmtpConnection, envelope: Envelope, data: bytes
-) -> tuple[list[str], dict[str, tuple[int, str]]]:
-    """MAIL FROM and RCPT TO without DATA (the probe); the caller sends RSET."""
+async def check_envelope(
+    connection: SmtpConnection, envelope: Envelope, data: bytes, on_step: StepCallback | None = None
+) -> None:
+    """MAIL FROM and RCPT TO (if any recipients), then RSET: would the server take this envelope?
+
+    Nothing is sent. Raises :class:`DeliveryError` for the first refusal.
+    """
     step = _Step("mail")
+    done = on_step or _ignore_step
     with _translated(step, connection.context):
-        await _mail_from(connection, envelope, data)
-        step.phase = "rcpt"
-        return await _rcpt_to(connection, envelope)
+        await _mail_from(connection, envelope, data, done)
+        if envelope.recipients:
+            step.phase = "rcpt"
+            await _rcpt_to(connection, envelope, done)
+        step.phase = "quit"
+        response = await connection.smtp.rset()
+        done("rset", f"{response.code} {response.message}")
 
 
-async def _mail_from(connection: SmtpConnection, envelope: Envelope, data: bytes) -> None:
+def _ignore_step(phase: str, detail: str) -> None:
+    pass
+
+
+async def _mail_from(connection: SmtpConnection, envelope: Envelope, data: bytes, done: StepCallback) -> None:
     smtp = connection.smtp
     utf8 = envelope.smtputf8 or not _envelope_is_ascii(envelope)
     if utf8 and not smtp.supports_extension("smtputf8"):
@@ -384,11 +402,12 @@ async def _mail_from(connection: SmtpConnection, envelope: Envelope, data: bytes
         options.append("SMTPUTF8")
     if not data.isascii() and smtp.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
-    await smtp.mail(envelope.sender, options=options, encoding="utf-8" if utf8 else "ascii")
+    response = await smtp.mail(envelope.sender, options=options, encoding="utf-8" if utf8 else "ascii")
+    done("mail", f"{response.code} {response.message}")
 
 
 async def _rcpt_to(
-    connection: SmtpConnection, envelope: Envelope
+    connection: SmtpConnection, envelope: Envelope, done: StepCallback
 ) -> tuple[list[str], dict[str, tuple[int, str]]]:
     smtp = connection.smtp
     encoding = "utf-8" if (envelope.smtputf8 or not _envelope_is_ascii(envelope)) else "ascii"
@@ -396,13 +415,14 @@ async def _rcpt_to(
     refusals: list[aiosmtplib.SMTPRecipientRefused] = []
     for recipient in envelope.recipients:
         try:
-            await smtp.rcpt(recipient, encoding=encoding)
+            response = await smtp.rcpt(recipient, encoding=encoding)
         except aiosmtplib.SMTPRecipientRefused as refusal:
             if refusal.code == 421 or not smtp.is_connected:
                 raise  # the server is closing: the whole transaction is off
             refusals.append(refusal)
         else:
             accepted.append(recipient)
+            done("rcpt", f"{recipient}: {response.code} {response.message}")
     if not accepted:
         raise aiosmtplib.SMTPRecipientsRefused(refusals)
     return accepted, {r.recipient: (r.code, r.message) for r in refusals}
