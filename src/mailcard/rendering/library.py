@@ -12,6 +12,7 @@ import functools
 import inspect
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,11 +20,11 @@ from typing import Any
 
 import regex
 
-from mailcard.errors import TemplateRuntimeError
+from mailcard.errors import TemplateLimitError, TemplateRuntimeError
 from mailcard.rendering import phpdate, phpformat
 from mailcard.rendering import values as v
 from mailcard.rendering.escape import escape
-from mailcard.rendering.runtime import Runtime
+from mailcard.rendering.runtime import Runtime, is_empty
 from mailcard.rendering.values import MISSING, Markup, to_str
 
 __all__ = ["FILTERS", "FUNCTIONS", "TESTS", "Spec"]
@@ -437,8 +438,6 @@ def f_find(rt: Runtime, value: Any, arrow: Any) -> Any:
 
 
 def f_default(value: Any, default: Any = "") -> Any:
-    from mailcard.rendering.runtime import is_empty
-
     return default if is_empty(value) else value
 
 
@@ -564,8 +563,6 @@ def fn_constant(name: Any = None, object: Any = None) -> Any:
 
 
 def t_empty(value: Any) -> bool:
-    from mailcard.rendering.runtime import is_empty
-
     return is_empty(value)
 
 
@@ -653,14 +650,12 @@ def matches(rt: Runtime, subject: Any, pattern: Any) -> bool:
     compiled, anchored = compile_pcre(to_str(pattern))
     text = _str(subject)
     # The time left for the render bounds the regex, so a catastrophic pattern cannot hang us.
-    timeout = max(0.01, rt.deadline - __import__("time").monotonic())
+    timeout = max(0.01, rt.deadline - time.monotonic())
     try:
         if anchored:
             return compiled.match(text, timeout=timeout) is not None
         return compiled.search(text, timeout=timeout) is not None
     except TimeoutError as exc:
-        from mailcard.errors import TemplateLimitError
-
         raise TemplateLimitError("a regular expression took too long (matches)") from exc
 
 
