@@ -19,6 +19,8 @@ if str(ROOT) not in sys.path:
 
 from tests.support.postfix_tools import smtp_source, start_smtp_sink  # noqa: E402
 
+__all__ = ["QUICK", "emit", "reference_rate", "smtp_source", "start_smtp_sink", "two_kb_message"]
+
 MESSAGE_SIZE = 2048
 QUICK = os.environ.get("MAILCARD_BENCH_QUICK") == "1"
 

@@ -12,9 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.postfix_tools import start_smtp_sink
-
-from _common import QUICK, emit, reference_rate, two_kb_message
+from _common import QUICK, emit, reference_rate, start_smtp_sink, two_kb_message
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
 from mailcard.delivery.accounts import AccountLimits, ResolvedAccount, StaticAccountResolver
