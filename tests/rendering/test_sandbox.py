@@ -143,3 +143,15 @@ def test_context_is_not_mutated() -> None:
         "{% set total = 5 %}{% for i in items %}{% set total = total + i %}{% endfor %}{{ total }}", context
     )
     assert context == {"total": 1, "items": [1, 2]}
+
+
+def test_callables_from_the_context_are_never_called() -> None:
+    calls: list[str] = []
+
+    def side_effect(*args: Any) -> bool:
+        calls.append("called")
+        return True
+
+    with pytest.raises(TemplateRuntimeError, match="arrow function"):
+        render("{{ items|filter(f)|length }}", {"items": [1, 2], "f": side_effect})
+    assert calls == []

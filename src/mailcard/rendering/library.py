@@ -63,15 +63,23 @@ def _array(value: Any, name: str) -> Any:
     return value
 
 
+class Arrow:
+    """A template arrow function. Only these are ever called: never a callable from the context."""
+
+    __slots__ = ("_fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
+
+
 def _call(rt: Runtime, arrow: Any, *args: Any) -> Any:
-    if not callable(arrow) or not getattr(arrow, "__twig_arrow__", False):
+    if type(arrow) is not Arrow:
         raise TemplateRuntimeError("an arrow function is expected here, e.g. (v) => v.price > 10")
-    return arrow(*args)
+    return arrow._fn(*args)
 
 
-def arrow_function(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn.__twig_arrow__ = True  # type: ignore[attr-defined]
-    return fn
+def arrow_function(fn: Callable[..., Any]) -> Arrow:
+    return Arrow(fn)
 
 
 # ----------------------------------------------------------------------------- string filters
