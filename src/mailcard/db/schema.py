@@ -28,6 +28,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 
+def sqlite_timestamp(moment: datetime) -> str:
+    """How SQLAlchemy's SQLite dialect stores a UTC datetime (for the outbox's raw bulk insert)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out, on SQLite (which stores no zone) and PostgreSQL alike."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,27 +26,23 @@ class MessageStatus(StrEnum):
 
 
 _id_lock = threading.Lock()
+_id_random = random.Random(os.urandom(16))  # ids need uniqueness and order, not secrecy
 _last_id_value = 0
 
 
 def new_message_id() -> str:
-    """A 26-character id that sorts by creation time (48-bit ms clock + 80 random bits, Crockford base32).
+    """A 32-hex-digit id that sorts by creation time: a 48-bit millisecond clock, then 80 random bits.
 
-    Within one process ids are strictly increasing (a ULID-style monotonic counter within the same
-    millisecond), so "newest first" pages are stable.
+    Within one process ids strictly increase (a counter within the same millisecond), so "newest
+    first" pages are stable.
     """
     global _last_id_value
     with _id_lock:
-        value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        value = (int(time.time() * 1000) << 80) | _id_random.getrandbits(80)
         if value <= _last_id_value:
             value = _last_id_value + 1
         _last_id_value = value
-    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-    chars = []
-    for _ in range(26):
-        chars.append(alphabet[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return f"{value:032x}"
 
 
 @dataclass(frozen=True, slots=True)
