@@ -447,3 +447,12 @@ def test_tls_mismatch_hints_name_the_right_fix() -> None:
 def test_delivery_error_passes_through() -> None:
     original = classify_reply("auth", 535, "no")
     assert classify_exception("auth", original) is original
+
+
+def test_docs_list_every_reason() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "smtp.md").read_text(encoding="utf-8")
+    for code, entry in REASONS.items():
+        assert f"| `{code}` |" in doc, code
+        assert entry.hint.split(".")[0] in doc, code

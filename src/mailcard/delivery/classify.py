@@ -154,6 +154,11 @@ def classify_reply(
             "The server does not offer STARTTLS on this port: choose SSL/TLS with port 465, or check "
             "that this is the submission port (587)."
         )
+    if phase == "connect" and code >= 500:
+        hint = (
+            "The server refuses connections from this machine (its address may be blocklisted): "
+            "ask the provider, or use its submission port 587 or 465 with a login."
+        )
     if code_reason == "auth_failed" and "application-specific password" in clean.lower():
         hint = "This account needs an app password: create one in the provider's security settings."
     if code_reason == "recipient_rejected" and transient:

@@ -67,7 +67,8 @@ class RecordingTransport:
             if accepted:
                 result = SendResult(250, "2.0.0 Ok: queued", accepted, refused)
             else:
-                code, text = next(iter(refused.values()))
+                # Like SmtpTransport: report a transient refusal if there is one.
+                code, text = min(refused.values(), key=lambda refusal: 0 if refusal[0] < 500 else 1)
                 error = classify_reply("rcpt", code, text)
         self.sends.append(RecordedSend(settings, envelope, data, result, error))
         if error is not None:
