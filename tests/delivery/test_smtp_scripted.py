@@ -571,3 +571,18 @@ async def test_aclose_quits_idle_connections(server: ScriptedSmtpServer, transpo
     assert server.sessions[0].verbs[-1] == "QUIT"
     with pytest.raises(RuntimeError):
         await transport.send(settings_for(server), ENVELOPE, MESSAGE)
+
+
+def test_ssl_cert_file_is_honoured_without_ca_file(pki: TestPki, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No ca_file: the system store is used, which OpenSSL lets SSL_CERT_FILE replace.
+    async def main() -> None:
+        async with ScriptedSmtpServer(pki=pki, implicit_tls=True) as server:
+            error = await failure(SmtpTransport().send(settings_for(server, "tls"), ENVELOPE, MESSAGE))
+            assert error.reason == "tls_failed", "the test CA must not be trusted by default"
+            monkeypatch.setenv("SSL_CERT_FILE", pki.ca_file)
+            transport = SmtpTransport()
+            await transport.send(settings_for(server, "tls"), ENVELOPE, MESSAGE)
+            await transport.aclose()
+            assert len(server.messages) == 1
+
+    run(main())
