@@ -11,7 +11,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     text = README.read_text("utf-8")
-    missing = [f"MAILCARD_{name.upper()}" for name in Settings.model_fields if f"`MAILCARD_{name.upper()}`" not in text]
+    missing = [
+        f"MAILCARD_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`MAILCARD_{name.upper()}`" not in text
+    ]
     assert missing == []
 
 

@@ -4,6 +4,6 @@ Resolves sender and recipients, renders templates, validates content, builds the
 enqueues it in the outbox. It does not know SMTP exists.
 """
 
-from mailcard.compose.service import Composer, EmailRequest, PreparedEmail, Submission
+from mailcard.compose.service import BulkItem, Composer, EmailRequest, PreparedEmail, Submission
 
-__all__ = ["Composer", "EmailRequest", "PreparedEmail", "Submission"]
+__all__ = ["BulkItem", "Composer", "EmailRequest", "PreparedEmail", "Submission"]

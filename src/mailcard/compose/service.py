@@ -15,7 +15,7 @@ from typing import Any
 from mailcard.content.preheader import inject_preheader, preheader_for_text_only
 from mailcard.content.text_part import html_to_text
 from mailcard.domain.mailbox import Mailbox
-from mailcard.errors import AddressError, ContentBlockedError, InputError
+from mailcard.errors import AddressError, ContentBlockedError, InputError, MailcardError
 from mailcard.mime import BuiltMessage, MessageDraft, build_message
 from mailcard.outbox.model import NewMessage, OutboxMessage
 from mailcard.outbox.store import OutboxStore
@@ -62,6 +62,15 @@ class Submission:
     message: OutboxMessage
     created: bool
     findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """One request of a bulk submission: stored (``id``) or refused (``error``), never half-done."""
+
+    id: str | None
+    error: MailcardError | None
+    findings: tuple[Finding, ...] = ()
 
 
 class Composer:
@@ -142,6 +151,44 @@ class Composer:
             now=self._clock(),
         )
         return Submission(message=result.message, created=result.created, findings=prepared.findings)
+
+    def submit_many(self, requests: Sequence[EmailRequest]) -> list[BulkItem]:
+        """Prepare every request, then store all that passed in one transaction (personalised bulk).
+
+        A request that fails (bad address, template error, blocked content) is reported in its place
+        and does not stop the others.
+        """
+        items: list[BulkItem | None] = []
+        ready: list[tuple[int, EmailRequest, PreparedEmail]] = []
+        for index, request in enumerate(requests):
+            try:
+                prepared = self.prepare(request)
+            except MailcardError as error:
+                items.append(BulkItem(id=None, error=error))
+                continue
+            items.append(None)
+            ready.append((index, request, prepared))
+        ids = self._outbox.enqueue_many(
+            [
+                NewMessage(
+                    envelope_from=p.built.envelope_from,
+                    envelope_to=p.built.envelope_to,
+                    data=p.built.data,
+                    message_id=p.built.message_id,
+                    subject=p.subject,
+                    smtputf8=p.built.smtputf8,
+                    idempotency_key=r.idempotency_key,
+                    smtp_account_id=r.smtp_account_id,
+                    customer_id=r.customer_id,
+                    flow_run_id=r.flow_run_id,
+                )
+                for _, r, p in ready
+            ],
+            now=self._clock(),
+        )
+        for (index, _, prepared), message_id in zip(ready, ids, strict=True):
+            items[index] = BulkItem(id=message_id, error=None, findings=prepared.findings)
+        return [item for item in items if item is not None]
 
     def _render(
         self, request: EmailRequest, *, strict: bool
