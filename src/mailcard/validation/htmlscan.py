@@ -220,17 +220,23 @@ class _Walker:
         return self.scan
 
     def flush_styles(self) -> None:
-        bulk = [
-            (tag, css) for tag, css in self.styles if css.isascii() and "/*" not in css and "\\" not in css
-        ]
-        if len(bulk) == len(self.styles):
-            joined = "\n".join(css for _, css in bulk)
-            check = may_hide_anything(joined)
-            want_urls = self.collect_links and may_load_urls(joined)
-            if not check and not want_urls:
+        styles = self.styles
+        if not styles:
+            return
+        collect_links = self.collect_links
+        joined = "\n".join(css for _, css in styles)
+        if not may_hide_anything(joined) and "\x00" not in joined:
+            if not collect_links or not may_load_urls(joined):
                 return  # the common case: no inline style has anything to look at
-        for tag, css in self.styles:
-            self.style_attribute(tag, css)
+            for tag, css in styles:
+                if may_load_urls(css):
+                    self.style_attribute(tag, css)
+            return
+        for tag, css in styles:
+            # A style that is ASCII without comment, escape, NUL, suspicious word or url()/@ decodes to
+            # itself and holds no script hook and no URL: judging it would find nothing.
+            if may_hide_anything(css) or "\x00" in css or (collect_links and may_load_urls(css)):
+                self.style_attribute(tag, css)
 
     def comment(self, data: str) -> None:
         if "[" not in data[:10]:
