@@ -158,3 +158,10 @@ def test_tls_context_insecure_only_when_asked() -> None:
     context = build_tls_context(SmtpSettings("h", 465, "tls", None, None, verify_tls=False))
     assert context.verify_mode == ssl.CERT_NONE
     assert context.check_hostname is False
+
+
+def test_unusable_ca_file_is_a_configuration_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "not-a-cert.pem"
+    bogus.write_text("hello")
+    with pytest.raises(SmtpUrlError, match="cannot be used"):
+        build_tls_context(SmtpSettings("h", 465, "tls", None, None, ca_file=str(bogus)))

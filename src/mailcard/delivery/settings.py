@@ -244,7 +244,14 @@ def build_tls_context(settings: SmtpSettings) -> ssl.SSLContext:
     With ``ca_file`` only that CA is trusted; otherwise the system store is used, which OpenSSL
     lets ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` override.
     """
-    context = ssl.create_default_context(cafile=settings.ca_file)
+    try:
+        context = ssl.create_default_context(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        # A broken CA file is a setup problem (ConfigurationError), not a failed delivery.
+        raise SmtpUrlError(
+            f"CA file {settings.ca_file!r} cannot be used: {exc}",
+            hint="Give the PEM file of the CA that signed the SMTP server's certificate.",
+        ) from None
     if not settings.verify_tls:
         # Insecure by explicit request (verify=false): anyone on the path can read the password.
         context.check_hostname = False

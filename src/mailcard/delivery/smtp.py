@@ -181,6 +181,10 @@ class SmtpTransport:
                 except DeliveryError:
                     await self._checkin(pool, connection)
                     raise
+                except BaseException:
+                    connection.close()
+                    self.stats.discarded += 1
+                    raise
             except BaseException:
                 # Cancelled, or a bug: the conversation state is unknown, never reuse it.
                 connection.close()
