@@ -101,7 +101,12 @@ def _html_findings(html: str, policy: LinkPolicy) -> list[Finding]:
     ]
     matcher = matcher_for(policy)
     seen: set[str] = set()
+    checked: set[str] = set()
     for candidate in analysis.links:
+        # The same URL (every link to the shop, the logo) repeats; its answer does not change.
+        if candidate.url in checked:
+            continue
+        checked.add(candidate.url)
         link = short_link_for_url(candidate.url, matcher)
         if link is not None and link.url not in seen:
             seen.add(link.url)
@@ -132,7 +137,8 @@ def _html_findings(html: str, policy: LinkPolicy) -> list[Finding]:
                 excerpt=candidate.url,
             )
         )
-    size = len(html.encode("utf-8"))
+    # Most templates are ASCII, where the character count is the byte count: no 100 KB copy.
+    size = len(html) if html.isascii() else len(html.encode("utf-8"))
     if size > HTML_SIZE_WARNING_BYTES:
         findings.append(
             Finding(
