@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -58,6 +60,9 @@ def _parse_offset(text: str) -> timezone | None:
     return timezone(-delta if match.group(1) == "-" else delta)
 
 
+_TIMESTAMP = re.compile(r"-?[0-9]+")
+
+
 def convert_date(value: Any, tz: Any, default_tz: str) -> datetime:
     """Twig's ``convertDate``: ``tz`` None → the default zone, False → keep the value's own zone."""
     target: tzinfo | None
@@ -67,6 +72,12 @@ def convert_date(value: Any, tz: Any, default_tz: str) -> datetime:
         target = get_zone(default_tz)
     else:
         target = get_zone(str(tz))
+    if type(value) is str:
+        # The common case, an ISO date string from the data, skips the general checks below.
+        match = _ISO_FAST.fullmatch(value)
+        if match is not None:
+            result = _iso(match, get_zone(default_tz))
+            return result.astimezone(target) if target is not None else result
     if isinstance(value, datetime):
         return value.astimezone(target) if target is not None else value
     if value is None or value == "now":
@@ -76,7 +87,7 @@ def convert_date(value: Any, tz: Any, default_tz: str) -> datetime:
     if isinstance(value, float):
         value = int(value)
     text = str(value) if not isinstance(value, str) else str.__str__(value)
-    if re.fullmatch(r"-?[0-9]+", text):
+    if _TIMESTAMP.fullmatch(text):
         result = datetime.fromtimestamp(int(text), UTC)
     else:
         result = parse_date(text, get_zone(default_tz))
@@ -442,9 +453,25 @@ def _suffix(day: int) -> str:
     return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
 
 
-def format_date(dt: datetime, fmt: str) -> str:
-    """PHP ``DateTime::format``."""
-    out: list[str] = []
+_COMMON: dict[str, Callable[[datetime], str]] = {
+    "d": lambda dt: f"{dt.day:02d}",
+    "j": lambda dt: str(dt.day),
+    "m": lambda dt: f"{dt.month:02d}",
+    "n": lambda dt: str(dt.month),
+    "Y": lambda dt: str(dt.year),
+    "y": lambda dt: f"{dt.year % 100:02d}",
+    "H": lambda dt: f"{dt.hour:02d}",
+    "G": lambda dt: str(dt.hour),
+    "i": lambda dt: f"{dt.minute:02d}",
+    "s": lambda dt: f"{dt.second:02d}",
+}
+# Parsed formats: a template uses a handful of constant formats, so each is split once into
+# literal text (str) and format characters (callables). Bounded like the other caches here.
+_FORMATS: dict[str, tuple[str | Callable[[datetime], str], ...]] = {}
+
+
+def _compile_format(fmt: str) -> tuple[str | Callable[[datetime], str], ...]:
+    parts: list[str | Callable[[datetime], str]] = []
     index = 0
     length = len(fmt)
     while index < length:
@@ -452,11 +479,30 @@ def format_date(dt: datetime, fmt: str) -> str:
         index += 1
         if char == "\\":
             if index < length:
-                out.append(fmt[index])
+                parts.append(fmt[index])
                 index += 1
             continue
-        out.append(_format_char(dt, char))
-    return "".join(out)
+        common = _COMMON.get(char)
+        if common is not None:
+            parts.append(common)
+        elif char in _FORMAT_CHARS:
+            parts.append(partial(_format_char, char=char))
+        else:
+            parts.append(char)
+    return tuple(parts)
+
+
+def format_date(dt: datetime, fmt: str) -> str:
+    """PHP ``DateTime::format``."""
+    parts = _FORMATS.get(fmt)
+    if parts is None:
+        parts = _compile_format(fmt)
+        if len(_FORMATS) < 256:
+            _FORMATS[fmt] = parts
+    return "".join([part if type(part) is str else part(dt) for part in parts])  # type: ignore[operator]
+
+
+_FORMAT_CHARS = frozenset("dDjlNSwzWFmMntLoYyaABgGhHisuveIOPpTZcrU")
 
 
 def _format_char(dt: datetime, char: str) -> str:
