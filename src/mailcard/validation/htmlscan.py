@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from mailcard.validation.css import (
-    css_comments,
     css_problems,
     css_problems_and_urls,
+    css_problems_urls_and_comments,
     may_hide_anything,
     may_load_urls,
 )
@@ -389,7 +389,10 @@ class _Walker:
             )
             return
         css = node.text(deep=True)
-        problems, urls = css_problems_and_urls(css) if self.collect_links else (css_problems(css), [])
+        if self.collect_links:
+            problems, urls, comments = css_problems_urls_and_comments(css)
+        else:
+            problems, urls, comments = css_problems(css), [], []
         for problem in problems:
             self.hit(
                 "unsafe_css",
@@ -401,8 +404,7 @@ class _Walker:
                 problem.excerpt,
             )
         self.scan.links.extend(LinkCandidate(u, "style", "url()") for u in urls)
-        if self.collect_links:
-            self.scan.texts.extend(c[2:-2] for c in css_comments(css) if "/" in c[2:-2])
+        self.scan.texts.extend(c[2:-2] for c in comments if "/" in c[2:-2])
 
     def meta(self, attrs: dict[str, str | None]) -> None:
         equiv = (attrs.get("http-equiv") or "").strip().lower()
