@@ -20,6 +20,7 @@ from mailcard.errors import TemplateSyntaxError
 from mailcard.rendering import escape as esc
 from mailcard.rendering import library as lib
 from mailcard.rendering import nodes as n
+from mailcard.rendering import phpformat
 from mailcard.rendering import runtime as rt
 from mailcard.rendering import values as v
 
@@ -34,6 +35,7 @@ NAMESPACE: dict[str, Any] = {
     "_float": float,
     "_type": type,
     "_str": str,
+    "_int": int,
     "_dict": dict,
     "_len": len,
     "_enumerate": enumerate,
@@ -74,6 +76,7 @@ NAMESPACE: dict[str, Any] = {
     "_capture": rt.capture,
     "_macro": rt.call_macro,
     "_arrow": lib.arrow_function,
+    "_nf": phpformat.number_format,
 }
 for _name, _spec in lib.FILTERS.items():
     NAMESPACE[f"F_{_name}"] = _spec.fn
@@ -323,7 +326,10 @@ class Generator:
             targets.append("loop")
         getter = "_pairs" if node.key_target else "_items"
         self.emit(f"{seq} = {getter}({self.expr(node.seq)})", node.seq)
-        self.emit(f"{saved} = [{ctx}.get(name, MISSING) for name in {tuple(targets)!r}]", node)
+        # Saved one local per name, unrolled: cheaper than a comprehension and a zip per loop.
+        saved_names = [f"{saved}_{number}" for number in range(len(targets))]
+        for target, saved_name in zip(targets, saved_names, strict=True):
+            self.emit(f"{saved_name} = {ctx}.get({target!r}, MISSING)", node)
         if assigned:
             self.emit(f"{fresh_names} = [name for name in {tuple(assigned)!r} if name not in {ctx}]", node)
         self.emit(f"{length} = _len({seq})", node)
@@ -368,11 +374,9 @@ class Generator:
             self.indent -= 1
         # Twig scoping: loop variables get their old values back, variables first set inside the
         # loop disappear, variables that existed before keep what the loop assigned.
-        self.emit(f"for name, old in zip({tuple(targets)!r}, {saved}):", node)
-        self.indent += 1
-        self.emit(f"if old is MISSING: {ctx}.pop(name, None)", node)
-        self.emit(f"else: {ctx}[name] = old", node)
-        self.indent -= 1
+        for target, saved_name in zip(targets, saved_names, strict=True):
+            self.emit(f"if {saved_name} is MISSING: {ctx}.pop({target!r}, None)", node)
+            self.emit(f"else: {ctx}[{target!r}] = {saved_name}", node)
         if assigned:
             self.emit(f"for name in {fresh_names}: {ctx}.pop(name, None)", node)
 
@@ -432,7 +436,12 @@ class Generator:
     def escape_code(self, code: str, strategy: str) -> str:
         if strategy == "html":
             temp = self.fresh("_x")
-            return f"(_eh({temp}) if _type({temp} := {code}) is _str else _esc({temp}))"
+            kind = self.fresh("_k")
+            # Inline for str and int (what auto_escape does for them), saving a call per value.
+            return (
+                f"(_eh({temp}) if ({kind} := _type({temp} := {code})) is _str "
+                f"else _str({temp}) if {kind} is _int else _esc({temp}))"
+            )
         return f"_esc({code}, {strategy!r})"
 
     # ------------------------------------------------------------------------- expressions
@@ -630,6 +639,16 @@ class Generator:
             return f"({temp} if not _empty({temp} := {value}) else {fallback})"
         spec = lib.FILTERS[name]
         node_code = self.expr(expr.node)
+        if (
+            name == "number_format"
+            and not spec.pre_escape
+            and not expr.kwargs
+            and constant_number_format(expr.args)
+        ):
+            # The usual number_format(2, ',', ' '): f_number_format would only check the types
+            # of these constants and pass them on, so skip it.
+            args = ", ".join(repr(arg.value) for arg in expr.args)  # type: ignore[attr-defined]
+            return self.mark(expr, f"_nf({node_code}, {args})")
         strategy = self.strategies[-1]
         if spec.pre_escape and strategy is not None and not self.is_safe(expr.node, spec.pre_escape):
             node_code = f"_esc({node_code}, {spec.pre_escape!r})"
@@ -737,6 +756,14 @@ def const(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return f"_float({str(value)!r})"
     return repr(value)
+
+
+def constant_number_format(args: list[n.Expr]) -> bool:
+    """``number_format`` arguments that are an int and two strings, written as constants."""
+    if len(args) != 3 or not all(isinstance(arg, n.Const) for arg in args):
+        return False
+    decimals, point, thousands = (arg.value for arg in args)  # type: ignore[attr-defined]
+    return type(decimals) is int and type(point) is str and type(thousands) is str
 
 
 def returns_bool(expr: n.Expr) -> bool:
