@@ -48,7 +48,11 @@ from mailcard.validation.urls import (
 
 __all__ = ["Hit", "LinkCandidate", "TreeScan", "may_contain_script_entities", "scan_tree"]
 
-_CONDITIONAL_COMMENT = re.compile(r"\s*\[if\b[^\]]*\]\s*>(.*?)(?:<!\s*\[endif\]\s*)?\Z", re.S | re.I)
+# A conditional comment is "[if ...]>" + content + an optional "<![endif]" at the very end. Head and
+# tail are matched separately: one pattern with a lazy "(.*?)" before the optional tail retries the
+# tail at every character of the content.
+_CONDITIONAL_HEAD = re.compile(r"\s*\[if\b[^\]]*\]\s*>", re.I)
+_CONDITIONAL_TAIL = re.compile(r"<!\s*\[endif\]\s*\Z", re.I)
 _NETSCAPE_ENTITY = re.compile(r"&\{.*\}", re.S)
 _PLACEHOLDER = re.compile(r"\{\{|\{%|\*\||%%|\[\[|\$\{|\{\$|<%|^\[[A-Za-z_ ]+\]$")
 _SPECIAL_ELEMENTS = frozenset(
@@ -289,9 +293,10 @@ class _Walker:
     def comment(self, data: str) -> None:
         if "[" not in data[:10]:
             return
-        match = _CONDITIONAL_COMMENT.match(data)
-        if match:
-            self.scan.conditional_comments.append(match.group(1))
+        head = _CONDITIONAL_HEAD.match(data)
+        if head:
+            tail = _CONDITIONAL_TAIL.search(data, head.end())
+            self.scan.conditional_comments.append(data[head.end() : tail.start() if tail else len(data)])
 
     def element(self, node: Any, name: str, attrs: dict[str, str | None]) -> None:
         if name == "script":
