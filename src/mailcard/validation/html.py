@@ -72,6 +72,10 @@ class _Analyser:
         self.collect_links = collect_links
         self.pending: list[_Pending] = []
         self.seen: set[tuple[str, str, str | None, str]] = set()
+        # Nested documents already analysed. Outlook templates repeat the same conditional comment
+        # (`<!--[if mso]></td><td><![endif]-->`); a repeat can only yield hits, links and texts that
+        # are de-duplicated later, so it is analysed once.
+        self.nested_done: set[tuple[str, int, str, bool]] = set()
         self.result = HtmlAnalysis()
 
     def add(self, hits: list[Hit], *, suffix: str = "", mutation: bool = False) -> None:
@@ -105,9 +109,9 @@ class _Analyser:
             self.result.texts.extend(scan.texts)
         if depth < _MAX_DEPTH:
             for content in scan.conditional_comments:
-                self.analyse(content, depth + 1, "inside an Outlook/IE conditional comment", collect_links)
+                self.nested(content, depth + 1, "inside an Outlook/IE conditional comment", collect_links)
             for tag, srcdoc in scan.srcdocs:
-                self.analyse(srcdoc, depth + 1, f"inside the srcdoc of <{tag}>", False)
+                self.nested(srcdoc, depth + 1, f"inside the srcdoc of <{tag}>", False)
         has_noscript = "noscript" in source.lower() if scan.can_mutate else False
         if has_noscript:
             scripting = scan_tree(
@@ -126,6 +130,12 @@ class _Analyser:
             # Visible text for bare URLs; style sheets were handled by the walk (url() and comments).
             parser.strip_tags(["style", "script"])
             self.result.texts.append(parser.root.text(separator="\n"))
+
+    def nested(self, source: str, depth: int, suffix: str, collect_links: bool) -> None:
+        key = (source, depth, suffix, collect_links)
+        if key not in self.nested_done:
+            self.nested_done.add(key)
+            self.analyse(source, depth, suffix, collect_links)
 
 
 class _Locator:
