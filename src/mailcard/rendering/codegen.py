@@ -122,8 +122,9 @@ class Generator:
         self.strategies: list[str | None] = [autoescape]
         self.locals: dict[str, str] = {}
         self.nesting = 0
-        self.pending_text: list[str] = []
-        self.pending_node: n.Node | None = None
+        # Output not yet emitted: (text or code, position, is_text). Consecutive outputs are
+        # written with one list extend rather than one append call each.
+        self.pending: list[tuple[str, int, bool]] = []
 
     # ------------------------------------------------------------------------- emission
 
@@ -146,18 +147,33 @@ class Generator:
         return f"({MARK_START}{self.pos(node)}{MARK_END}{code})"
 
     def write_text(self, text: str, node: n.Node) -> None:
-        if not self.pending_text:
-            self.pending_node = node
-        self.pending_text.append(text)
+        if self.pending and self.pending[-1][2]:
+            previous, position, _ = self.pending[-1]
+            self.pending[-1] = (previous + text, position, True)
+        else:
+            self.pending.append((text, self.pos(node), True))
+
+    def write_code(self, code: str, node: n.Node) -> None:
+        self.pending.append((code, self.pos(node), False))
 
     def flush_text(self) -> None:
-        if self.pending_text:
-            text = "".join(self.pending_text)
-            node = self.pending_node
-            self.pending_text = []
-            self.pending_node = None
-            if text:
-                self.lines.append((self.indent, f"{self.writer}({text!r})", self.pos(node) if node else 0))
+        if not self.pending:
+            return
+        parts = [
+            (repr(text) if is_text else text, pos, is_text) for text, pos, is_text in self.pending if text
+        ]
+        self.pending = []
+        if not parts:
+            return
+        if len(parts) == 1:
+            code, position, _ = parts[0]
+            self.lines.append((self.indent, f"{self.writer}({code})", position))
+            return
+        # Each expression on its own physical line mapped to its {{ }}, as a lone write would be.
+        body = "".join(
+            f"{code}, " if is_text else f"{MARK_START}{pos}{MARK_END}{code}, " for code, pos, is_text in parts
+        )
+        self.lines.append((self.indent, f"{self.out} += ({body})", parts[0][1]))
 
     # ------------------------------------------------------------------------- module
 
@@ -268,7 +284,7 @@ class Generator:
             self.write_text(v.to_str(expr.value), node)
             return
         code = self.to_text(expr) if strategy is None else self.escaped(expr, strategy)
-        self.emit(f"{self.writer}({code})", node)
+        self.write_code(code, node)
 
     def if_(self, node: n.If) -> None:
         for index, (condition, body) in enumerate(node.branches):

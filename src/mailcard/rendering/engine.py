@@ -132,8 +132,10 @@ class CompiledTemplate:
         return sorted(unique.values(), key=lambda item: (item.line or 0, item.column or 0, item.path))
 
     def _run(self, context: Mapping[str, Any] | None, runtime: Runtime) -> str:
-        if context is None:
-            data: dict[str, Any] = {}
+        if type(context) is dict:  # the usual case; isinstance against the Mapping ABC is slow
+            data: dict[str, Any] = dict(context)
+        elif context is None:
+            data = {}
         elif isinstance(context, Mapping):
             data = dict(context)
         else:
