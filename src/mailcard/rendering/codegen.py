@@ -565,7 +565,16 @@ class Generator:
                 return self.name_(expr)
             return f"{self.ctx}.get({expr.name!r}, MISSING)"
         if isinstance(expr, n.GetAttr):
-            return self.mark(expr, f"_gad({self.defined(expr.obj)}, {self.expr(expr.key)})")
+            obj = self.defined(expr.obj)
+            if isinstance(expr.key, n.Const) and type(expr.key.value) in (str, int):
+                # Present key of a plain dict inline, as in getattr_; _gad for everything else.
+                key = repr(expr.key.value)
+                temp = self.fresh("_t")
+                return self.mark(
+                    expr,
+                    f"({temp}[{key}] if _type({temp} := {obj}) is _dict and {key} in {temp} else _gad({temp}, {key}))",
+                )
+            return self.mark(expr, f"_gad({obj}, {self.expr(expr.key)})")
         return self.expr(expr)
 
     def coalesce_test(self, left: n.Expr, temp: str) -> str:

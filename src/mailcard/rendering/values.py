@@ -275,6 +275,9 @@ def sub(a: Any, b: Any) -> Any:
 
 
 def mul(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if (ta is float and (tb is float or tb is int)) or (tb is float and ta is int):
+        return float(a) * float(b)  # price * quantity: what the general path gives, sooner
     x, y = to_number(a, "*"), to_number(b, "*")
     if type(x) is int and type(y) is int:
         return _fit(x * y)
