@@ -48,6 +48,7 @@ from pathlib import Path
 from tests.support.postfix_tools import (
     LOOPBACK,
     MissingBinaryError,
+    Reaper,
     find_binary,
     free_ports,
     port_open,
@@ -95,6 +96,7 @@ class PostfixServer:
     _dovecot: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _started: bool = field(default=False, repr=False)
     _recipients: dict[str, str] = field(default_factory=dict, repr=False)
+    _reaper: Reaper | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- paths/info
     @property
@@ -248,6 +250,9 @@ class PostfixServer:
             stop_process(self._dovecot)
             self._dovecot = None
         shutil.rmtree(self.base_dir, ignore_errors=True)
+        if self._reaper is not None:
+            self._reaper.disarm()
+            self._reaper = None
 
 
 def _alive(pid: int) -> bool:
@@ -677,6 +682,12 @@ def start_postfix(
                 start_new_session=True,
             )
         auth_socket = base / "dovecot-run" / "auth-client"
+        # If this process dies without stop(), don't leak daemons or the temp dir.
+        server._reaper = Reaper(
+            commands=[[postfix, "-c", str(base / "postfix"), "abort"]],
+            killpg=[server._dovecot.pid],
+            remove=[str(base)],
+        )
 
         # --- Postfix
         cfg = base / "postfix"

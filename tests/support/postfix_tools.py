@@ -134,6 +134,72 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
         proc.wait()
 
 
+# ------------------------------------------------------------------------------ reaper
+
+# Runs in a separate interpreter.  It blocks reading its stdin (a pipe only the
+# owning test process holds): "done" means the owner cleaned up itself; EOF
+# without it means the owner died (SIGKILL, pytest-timeout hard kill, OOM) and
+# its daemons - which live in their own sessions - would otherwise leak.
+_REAPER_CODE = """
+import json, os, shutil, signal, subprocess, sys
+spec = json.loads(sys.argv[1])
+if sys.stdin.buffer.read().strip() == b"done":
+    sys.exit(0)
+for cmd in spec["commands"]:
+    try:
+        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30, check=False)
+    except Exception:
+        pass
+for pgid in spec["killpg"]:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+for path in spec["remove"]:
+    shutil.rmtree(path, ignore_errors=True)
+"""
+
+
+class Reaper:
+    """Cleans up a server's daemons and temp dir if the owning process dies.
+
+    Call :meth:`disarm` after a normal stop.  Commands run, then process
+    groups are SIGKILLed, then directories removed.
+    """
+
+    def __init__(
+        self,
+        commands: list[list[str]] = [],  # noqa: B006 - never mutated
+        killpg: list[int] = [],  # noqa: B006
+        remove: list[str] = [],  # noqa: B006
+    ) -> None:
+        import json
+        import sys
+
+        spec = json.dumps({"commands": commands, "killpg": killpg, "remove": remove})
+        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-c", _REAPER_CODE, spec],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # survives a Ctrl-C / SIGKILL aimed at the test's process group
+        )
+
+    def disarm(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.stdin is None:
+            return
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(b"done")
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 # --------------------------------------------------------------------------- smtp-sink
 
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.postfix_tools import LOOPBACK, MissingBinaryError, free_port, wait_for
+from tests.support.postfix_tools import LOOPBACK, MissingBinaryError, Reaper, free_port, wait_for
 
 SUPERUSER = "mailcard"
 DEFAULT_DB = "mailcard"
@@ -72,6 +72,7 @@ class PostgresCluster:
         self._base_parent = base_dir
         self.base: Path | None = None
         self._counter = itertools.count(1)
+        self._reaper: Reaper | None = None
         self.start_seconds = 0.0
 
     # ------------------------------------------------------------------ helpers
@@ -131,6 +132,10 @@ class PostgresCluster:
         self.base.chmod(0o700)
         data = self.base / "data"
         # --no-sync: the cluster is disposable; skip fsyncing the freshly written files.
+        self._reaper = Reaper(
+            commands=[self._cmd("pg_ctl", "stop", "-m", "immediate", "-D", str(data))],
+            remove=[str(self.base)],
+        )
         self._run(
             "initdb",
             "-D",
@@ -217,6 +222,9 @@ class PostgresCluster:
                 self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(data))
         shutil.rmtree(self.base, ignore_errors=True)
         self.base = None
+        if self._reaper is not None:
+            self._reaper.disarm()
+            self._reaper = None
 
     def __enter__(self) -> PostgresCluster:
         return self.start()
