@@ -74,5 +74,10 @@ def postfix() -> Iterator[PostfixServer]:
 
 @pytest.fixture(scope="session")
 def corpora_dir() -> Path:
-    """Directory of checked-in test corpora (sample messages, templates): tests/corpora."""
-    return ROOT / "tests" / "corpora"
+    """The shared corpora (``$MAILCARD_CORPORA`` or ``shared/corpora`` beside the checkout)."""
+    from tests.support.corpora import corpora_path
+
+    try:
+        return corpora_path()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
