@@ -21,9 +21,9 @@ from aiosmtplib import (
     SMTP,
     SMTPAuthenticationError,
     SMTPConnectError,
+    SMTPDataError,
     SMTPException,
     SMTPRecipientRefused,
-    SMTPResponseException,
     SMTPSenderRefused,
     SMTPServerDisconnected,
     SMTPTimeoutError,
@@ -282,7 +282,8 @@ def test_recipient_rejected_at_rcpt(postfix: PostfixServer, attr: str, code: int
 
 
 @pytest.mark.postfix
-def test_oversize_is_552(postfix: PostfixServer) -> None:
+@pytest.mark.parametrize("declare_size", [True, False])
+def test_oversize_is_552(postfix: PostfixServer, declare_size: bool) -> None:
     rcpt = postfix.fresh_address()
     line = b"x" * 76 + b"\r\n"
     msg = _message(postfix.sender, rcpt, line * (postfix.message_size_limit // len(line) + 10))
@@ -290,9 +291,18 @@ def test_oversize_is_552(postfix: PostfixServer) -> None:
     async def go() -> None:
         async with _client(postfix, "submission") as smtp:
             await smtp.login(postfix.sender, postfix.users[postfix.sender])
-            with pytest.raises(SMTPResponseException) as info:
-                await smtp.sendmail(postfix.sender, [rcpt], msg)
+            if declare_size:
+                # aiosmtplib's sendmail declares SIZE=: refused at MAIL FROM.
+                with pytest.raises(SMTPSenderRefused) as info:
+                    await smtp.sendmail(postfix.sender, [rcpt], msg)
+            else:
+                # No SIZE=: Postfix's cleanup refuses it after the data.
+                await smtp.mail(postfix.sender)
+                await smtp.rcpt(rcpt)
+                with pytest.raises(SMTPDataError) as info:
+                    await smtp.data(msg)
             assert info.value.code == 552
+            assert "5.3.4" in info.value.message
 
     asyncio.run(go())
     assert postfix.messages(rcpt) == []
