@@ -19,7 +19,15 @@ if str(ROOT) not in sys.path:
 
 from tests.support.postfix_tools import smtp_source, start_smtp_sink  # noqa: E402
 
-__all__ = ["QUICK", "emit", "reference_rate", "smtp_source", "start_smtp_sink", "two_kb_message"]
+__all__ = [
+    "QUICK",
+    "emit",
+    "reference_rate",
+    "sink_worker",
+    "smtp_source",
+    "start_smtp_sink",
+    "two_kb_message",
+]
 
 MESSAGE_SIZE = 2048
 QUICK = os.environ.get("MAILCARD_BENCH_QUICK") == "1"
@@ -67,3 +75,25 @@ def two_kb_message(n: int) -> bytes:
     line = b"Thank you for your order. It will be shipped tomorrow morning by courier.\r\n"
     body = line * ((MESSAGE_SIZE - len(head)) // len(line) + 1)
     return head + body[: MESSAGE_SIZE - len(head) - 2] + b"\r\n"
+
+
+def sink_worker(store: Any, sink_port: int, connections: int) -> Any:
+    """A delivery worker sending everything to smtp-sink over ``connections`` pooled connections."""
+    from mailcard.delivery.accounts import AccountLimits, ResolvedAccount, StaticAccountResolver
+    from mailcard.delivery.settings import SmtpSettings
+    from mailcard.delivery.smtp import SmtpTransport
+    from mailcard.delivery.worker import DeliveryWorker, WorkerOptions
+
+    account = ResolvedAccount(
+        key="sink",
+        settings=SmtpSettings(
+            host="127.0.0.1", port=sink_port, security="none", username=None, password=None
+        ),
+        limits=AccountLimits(max_connections=connections),
+    )
+    return DeliveryWorker(
+        store,
+        SmtpTransport(max_connections_per_account=connections, max_messages_per_connection=10_000),
+        StaticAccountResolver(account),
+        options=WorkerOptions(concurrency=connections * 4, batch_size=256, poll_seconds=0.01),
+    )

@@ -12,13 +12,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import QUICK, emit, reference_rate, start_smtp_sink, two_kb_message
+from _common import QUICK, emit, reference_rate, sink_worker, start_smtp_sink, two_kb_message
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
-from mailcard.delivery.accounts import AccountLimits, ResolvedAccount, StaticAccountResolver
-from mailcard.delivery.settings import SmtpSettings
-from mailcard.delivery.smtp import SmtpTransport
-from mailcard.delivery.worker import DeliveryWorker, WorkerOptions
 from mailcard.outbox import NewMessage
 from mailcard.outbox.sql import SqlOutboxStore
 
@@ -45,22 +41,7 @@ def main() -> None:
             )
         sink = start_smtp_sink()
         try:
-            account = ResolvedAccount(
-                key="sink",
-                settings=SmtpSettings(
-                    host="127.0.0.1", port=sink.port, security="none", username=None, password=None
-                ),
-                limits=AccountLimits(max_connections=CONNECTIONS),
-            )
-            transport = SmtpTransport(
-                max_connections_per_account=CONNECTIONS, max_messages_per_connection=10_000
-            )
-            worker = DeliveryWorker(
-                store,
-                transport,
-                StaticAccountResolver(account),
-                options=WorkerOptions(concurrency=CONNECTIONS * 4, batch_size=256, poll_seconds=0.01),
-            )
+            worker = sink_worker(store, sink.port, CONNECTIONS)
 
             async def deliver() -> float:
                 stop = asyncio.Event()
