@@ -291,18 +291,21 @@ def test_oversize_is_552(postfix: PostfixServer, declare_size: bool) -> None:
     async def go() -> None:
         async with _client(postfix, "submission") as smtp:
             await smtp.login(postfix.sender, postfix.users[postfix.sender])
+            error: SMTPSenderRefused | SMTPDataError
             if declare_size:
                 # aiosmtplib's sendmail declares SIZE=: refused at MAIL FROM.
-                with pytest.raises(SMTPSenderRefused) as info:
+                with pytest.raises(SMTPSenderRefused) as refused:
                     await smtp.sendmail(postfix.sender, [rcpt], msg)
+                error = refused.value
             else:
                 # No SIZE=: Postfix's cleanup refuses it after the data.
                 await smtp.mail(postfix.sender)
                 await smtp.rcpt(rcpt)
-                with pytest.raises(SMTPDataError) as info:
+                with pytest.raises(SMTPDataError) as data_error:
                     await smtp.data(msg)
-            assert info.value.code == 552
-            assert "5.3.4" in info.value.message
+                error = data_error.value
+            assert error.code == 552
+            assert "5.3.4" in error.message
 
     asyncio.run(go())
     assert postfix.messages(rcpt) == []

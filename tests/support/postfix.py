@@ -631,8 +631,22 @@ def start_postfix(
     """Start a private Postfix + Dovecot on free loopback ports and return its handle.
 
     The caller must call :meth:`PostfixServer.stop`.  Raises
-    :class:`MissingBinaryError` when postfix/dovecot are not installed.
+    :class:`MissingBinaryError` when postfix/dovecot are not installed.  A
+    failed start is retried with new ports: between choosing a free port and
+    Postfix binding it, a concurrent test run may have taken it.
     """
+    for attempt in range(3):
+        try:
+            return _start_postfix_once(users, base_parent=base_parent, timeout=timeout)
+        except (RuntimeError, TimeoutError):
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_postfix_once(
+    users: dict[str, str] | None, *, base_parent: Path | None, timeout: float
+) -> PostfixServer:
     started = time.perf_counter()
     postfix = find_binary("postfix")
     dovecot = find_binary("dovecot")
@@ -710,8 +724,9 @@ def start_postfix(
         wait_for(auth_socket.exists, timeout, "Dovecot auth socket", proc=server._dovecot)
         _run_logged([postfix, "-c", str(cfg), "start"], base / "commands.log", "postfix start")
         server._started = True
-        for port in (submission, smtps, plain):
-            wait_for(lambda port=port: port_open(LOOPBACK, port), timeout, f"Postfix on port {port}")
+        ports = (submission, smtps, plain)
+        # `master -w` returns once the listeners are bound; this is a cheap double check.
+        wait_for(lambda: all(port_open(LOOPBACK, p) for p in ports), timeout, f"Postfix on ports {ports}")
     except BaseException:
         server.stop()
         raise
