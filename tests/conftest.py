@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -26,15 +26,23 @@ if str(ROOT) not in sys.path:
 
 from tests.support.postfix_tools import MissingBinaryError  # noqa: E402
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from tests.support.postfix import PostfixServer
     from tests.support.postgres import PostgresCluster
 
 
-def _missing(exc: Exception) -> None:
+def _require(factory: Callable[[], T]) -> T:
+    """Call *factory*; a missing system binary fails the test (never skips it)."""
+    try:
+        return factory()
+    except MissingBinaryError as exc:
+        missing = exc
+    # Outside the `except` block, so the report has no chained-traceback noise.
     ci = os.environ.get("CI", "").lower() == "true"
     where = "CI=true: real servers are mandatory in CI. " if ci else ""
-    pytest.fail(f"{where}{exc}. Run: sudo scripts/install-system-deps.sh", pytrace=False)
+    pytest.fail(f"{where}{missing}. Run: sudo scripts/install-system-deps.sh", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +50,7 @@ def postgres() -> Iterator[PostgresCluster]:
     """A private PostgreSQL cluster; ``.url`` for the default DB, ``.fresh_database()`` for more."""
     from tests.support.postgres import PostgresCluster
 
-    try:
-        cluster = PostgresCluster()
-    except MissingBinaryError as exc:
-        _missing(exc)
-        raise
+    cluster = _require(PostgresCluster)
     cluster.start()
     print(f"\n[postgres fixture] started in {cluster.start_seconds:.2f}s on port {cluster.port}")
     try:
@@ -60,11 +64,7 @@ def postfix() -> Iterator[PostfixServer]:
     """A private Postfix + Dovecot (SASL) instance; see docs/testing.md for ports and users."""
     from tests.support.postfix import start_postfix
 
-    try:
-        server = start_postfix()
-    except MissingBinaryError as exc:
-        _missing(exc)
-        raise
+    server = _require(start_postfix)
     print(f"\n[postfix fixture] started in {server.start_seconds:.2f}s: {server.describe()}")
     try:
         yield server
