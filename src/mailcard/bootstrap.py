@@ -6,7 +6,6 @@ Nothing is built at import time anywhere in mailcard; the CLI, the server and th
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -86,12 +85,9 @@ class Container:
 
         return Composer(self.outbox, templates=self.templates)
 
-    def smtp_ca_file(self) -> str | None:
-        return self.settings.smtp_ca_file or os.environ.get("SSL_CERT_FILE") or None
-
     def with_default_ca(self, settings: SmtpSettings) -> SmtpSettings:
         """``settings`` with the installation's CA file when they name none (applied at use, never stored)."""
-        ca_file = self.smtp_ca_file()
+        ca_file = self.settings.smtp_ca_file
         if ca_file and settings.ca_file is None:
             return replace(settings, ca_file=ca_file)
         return settings
@@ -110,7 +106,8 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Containe
         settings.data_dir / "secret.key",
     )
     secrets = SecretBox(key)
-    ca_file = settings.smtp_ca_file or os.environ.get("SSL_CERT_FILE") or None
+    # Without a CA file OpenSSL uses the system store, which SSL_CERT_FILE already overrides.
+    ca_file = settings.smtp_ca_file
     fallback = None
     if settings.smtp_url:
         fallback = parse_smtp_url(settings.smtp_url)

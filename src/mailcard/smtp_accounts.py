@@ -81,7 +81,7 @@ class SmtpAccountStore:
         self._box = box
         self._fallback = fallback
         self._devinbox_port = devinbox_port
-        # The installation's CA bundle (MAILCARD_SMTP_CA_FILE / SSL_CERT_FILE) for accounts that name none.
+        # The installation's CA bundle (MAILCARD_SMTP_CA_FILE) for accounts that name none, applied at use.
         self._default_ca_file = default_ca_file
 
     def save(

@@ -70,7 +70,8 @@ def test_ca_file_sources(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
     assert parse_smtp_url("smtps://h", ca_file=str(ca), environ={}).ca_file == str(ca)
-    assert parse_smtp_url("smtps://h", environ={"MAILCARD_SMTP_CA_FILE": str(ca)}).ca_file == str(ca)
+    # The installation-wide CA is applied where an account is used (tests/unit/test_ca_file.py), not here.
+    assert parse_smtp_url("smtps://h", environ={"MAILCARD_SMTP_CA_FILE": str(ca)}).ca_file is None
     assert parse_smtp_url(f"smtps://h?ca_file={ca}", environ={}).ca_file == str(ca)
     with pytest.raises(SmtpUrlError, match="does not exist"):
         parse_smtp_url("smtps://h", ca_file=str(tmp_path / "missing.pem"), environ={})

@@ -27,7 +27,6 @@ from mailcard.errors import SmtpUrlError
 from mailcard.secret import MASK, Secret
 
 __all__ = [
-    "CA_FILE_ENV",
     "DEFAULT_PORTS",
     "SCHEMES",
     "Security",
@@ -46,7 +45,6 @@ SCHEMES: Final[Mapping[str, Security]] = {
 }
 DEFAULT_PORTS: Final[Mapping[Security, int]] = {"none": 25, "starttls": 587, "tls": 465}
 _SCHEME_OF: Final[Mapping[Security, str]] = {security: scheme for scheme, security in SCHEMES.items()}
-CA_FILE_ENV: Final = "MAILCARD_SMTP_CA_FILE"
 _QUERY_OPTIONS: Final = ("timeout", "verify", "ca_file", "local_hostname", "name")
 _URL_HINT: Final = (
     "Use smtp+starttls://USER:PASSWORD@HOST:587 (STARTTLS) or smtps://USER:PASSWORD@HOST:465 (SSL/TLS); "
@@ -126,7 +124,9 @@ def parse_smtp_url(
 
     ``password_env`` names an environment variable holding the password (``--smtp-password-env``),
     so it need not appear in the URL, shell history or process list. ``ca_file`` (``--ca-file``)
-    falls back to ``$MAILCARD_SMTP_CA_FILE``. Raises :class:`SmtpUrlError` with a hint.
+    is used when the URL names none; the installation-wide ``MAILCARD_SMTP_CA_FILE`` is applied by
+    the composition root when an account is used, never here, so it is never stored with an account.
+    Raises :class:`SmtpUrlError` with a hint.
     """
     env = os.environ if environ is None else environ
     text = url.strip()
@@ -195,7 +195,7 @@ def parse_smtp_url(
     verify_tls = True
     if "verify" in options:
         verify_tls = _parse_bool("verify", options["verify"])
-    chosen_ca = options.get("ca_file") or ca_file or env.get(CA_FILE_ENV) or None
+    chosen_ca = options.get("ca_file") or ca_file or None
     if chosen_ca is not None and not os.path.isfile(chosen_ca):
         raise SmtpUrlError(
             f"CA file {chosen_ca!r} does not exist",
