@@ -418,24 +418,13 @@ def make_array(pairs: Iterable[tuple[Any, Any]]) -> list[Any] | dict[Any, Any]:
 def lookup(obj: Any, key: Any) -> Any:
     """``obj[key]`` / ``obj.key`` on plain data only; MISSING when absent. Never uses getattr."""
     t = type(obj)
-    if t is dict:
-        try:
-            return obj[key]
-        except (KeyError, TypeError):
-            pass
-        alt = _alt_key(key)
-        if alt is not MISSING:
-            try:
-                return obj[alt]
-            except (KeyError, TypeError):
-                pass
-        return MISSING
     if t is list or t is tuple:
         index = _index(key)
         if index is not None and 0 <= index < len(obj):
             return obj[index]
         return MISSING
-    if isinstance(obj, Mapping) and not isinstance(obj, type):
+    # ``t is dict`` first: the common case skips the slower isinstance check against Mapping.
+    if t is dict or (isinstance(obj, Mapping) and not isinstance(obj, type)):
         try:
             return obj[key]
         except (KeyError, TypeError):
@@ -446,7 +435,7 @@ def lookup(obj: Any, key: Any) -> Any:
                 return obj[alt]
             except (KeyError, TypeError):
                 pass
-        return MISSING
+    return MISSING
     return MISSING
 
 
