@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from mailcard.errors import ConflictError, NotFoundError
 from mailcard.outbox.model import (
     Attempt,
     ClaimedMessage,
@@ -19,6 +18,9 @@ from mailcard.outbox.model import (
     NewMessage,
     OutboxMessage,
     Settlement,
+    check_cancel,
+    check_requeue,
+    message_not_found,
     new_message_id,
 )
 
@@ -226,12 +228,7 @@ class InMemoryOutboxStore:
     def requeue(self, message_id: str, *, now: datetime) -> OutboxMessage:
         with self._lock:
             m = self._require(message_id)
-            if m.status in (MessageStatus.SENT, MessageStatus.SENDING):
-                raise ConflictError(
-                    f"Message {message_id} is {m.status.value}; only failed, cancelled or waiting "
-                    "messages can be sent again.",
-                    code="message_not_retryable",
-                )
+            check_requeue(m)
             self._messages[message_id] = replace(
                 m, status=MessageStatus.QUEUED, next_attempt_at=now, settled_at=None, updated_at=now
             )
@@ -240,11 +237,7 @@ class InMemoryOutboxStore:
     def cancel(self, message_id: str, *, now: datetime) -> OutboxMessage:
         with self._lock:
             m = self._require(message_id)
-            if m.status not in _WAITING:
-                raise ConflictError(
-                    f"Message {message_id} is {m.status.value} and can no longer be cancelled.",
-                    code="message_not_cancellable",
-                )
+            check_cancel(m)
             self._messages[message_id] = replace(
                 m, status=MessageStatus.CANCELLED, settled_at=now, updated_at=now
             )
@@ -260,7 +253,7 @@ class InMemoryOutboxStore:
     def _require(self, message_id: str) -> OutboxMessage:
         m = self._messages.get(message_id)
         if m is None:
-            raise NotFoundError(f"No message with id {message_id}.", code="message_not_found")
+            raise message_not_found(message_id)
         return m
 
     def _without_data(self, message_id: str) -> OutboxMessage:

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from mailcard.errors import ConflictError, NotFoundError
+
 
 class MessageStatus(StrEnum):
     QUEUED = "queued"
@@ -142,6 +144,29 @@ class OutboxMessage:
             "created_at": self.created_at.isoformat(),
             "settled_at": self.settled_at.isoformat() if self.settled_at else None,
         }
+
+
+def check_requeue(message: OutboxMessage) -> None:
+    """Only a message not sent and not being sent may be queued again (``mailcard outbox retry``)."""
+    if message.status in (MessageStatus.SENT, MessageStatus.SENDING):
+        raise ConflictError(
+            f"Message {message.id} is {message.status.value}; only failed, cancelled or waiting "
+            "messages can be sent again.",
+            code="message_not_retryable",
+        )
+
+
+def check_cancel(message: OutboxMessage) -> None:
+    """Only a message still waiting (queued or retry) may be cancelled."""
+    if message.status not in (MessageStatus.QUEUED, MessageStatus.RETRY):
+        raise ConflictError(
+            f"Message {message.id} is {message.status.value} and can no longer be cancelled.",
+            code="message_not_cancellable",
+        )
+
+
+def message_not_found(message_id: str) -> NotFoundError:
+    return NotFoundError(f"No message with id {message_id}.", code="message_not_found")
 
 
 @dataclass(frozen=True, slots=True)

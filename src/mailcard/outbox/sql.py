@@ -17,7 +17,6 @@ from sqlalchemy import BindParameter, Engine, RowMapping, and_, bindparam, func,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailcard.db.schema import delivery_attempts, outbox_messages, sqlite_timestamp
-from mailcard.errors import ConflictError, NotFoundError
 from mailcard.outbox.model import (
     Attempt,
     ClaimedMessage,
@@ -26,6 +25,9 @@ from mailcard.outbox.model import (
     NewMessage,
     OutboxMessage,
     Settlement,
+    check_cancel,
+    check_requeue,
+    message_not_found,
     new_message_id,
 )
 
@@ -210,12 +212,7 @@ class SqlOutboxStore:
     def requeue(self, message_id: str, *, now: datetime) -> OutboxMessage:
         with self._engine.begin() as conn:
             current = self._require(conn, message_id)
-            if current.status in (MessageStatus.SENT, MessageStatus.SENDING):
-                raise ConflictError(
-                    f"Message {message_id} is {current.status.value}; only failed, cancelled or waiting "
-                    "messages can be sent again.",
-                    code="message_not_retryable",
-                )
+            check_requeue(current)
             conn.execute(
                 update(_T)
                 .where(_T.c.id == message_id)
@@ -226,11 +223,7 @@ class SqlOutboxStore:
     def cancel(self, message_id: str, *, now: datetime) -> OutboxMessage:
         with self._engine.begin() as conn:
             current = self._require(conn, message_id)
-            if current.status not in (MessageStatus.QUEUED, MessageStatus.RETRY):
-                raise ConflictError(
-                    f"Message {message_id} is {current.status.value} and can no longer be cancelled.",
-                    code="message_not_cancellable",
-                )
+            check_cancel(current)
             conn.execute(
                 update(_T)
                 .where(_T.c.id == message_id, _T.c.status.in_([MessageStatus.QUEUED, MessageStatus.RETRY]))
@@ -297,7 +290,7 @@ class SqlOutboxStore:
     def _require(self, conn: Any, message_id: str) -> OutboxMessage:
         row = conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == message_id)).first()
         if row is None:
-            raise NotFoundError(f"No message with id {message_id}.", code="message_not_found")
+            raise message_not_found(message_id)
         return _to_message(row._mapping)
 
 
