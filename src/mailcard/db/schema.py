@@ -144,3 +144,169 @@ delivery_attempts = Table(
     Column("server_text", Text),
     Column("refused", JSON),
 )
+
+# -- The customer card (issue: send from the customer card) -------------------------------------------
+# Users are the managers and admins who log in and send; their own address is a sender identity.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(120), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False),
+    # admin | manager
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text),
+    Column("is_active", Boolean, nullable=False, default=True),
+    # Set when the user proved they own ``email`` (link or code); cleared when the address changes.
+    Column("sender_confirmed_at", UtcDateTime()),
+    # "Allow it to be used as a sender": the user's or an admin's explicit switch.
+    Column("sender_allowed", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    # SHA-256 of the token: tokens are 256-bit random, so a fast hash is enough and lookups stay O(1).
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+)
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("sender_email", String(320)),
+    Column("sender_name", String(200)),
+    Column("sender_confirmed_at", UtcDateTime()),
+    Column("smtp_account_id", Integer, ForeignKey("smtp_accounts.id", ondelete="SET NULL")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Which stores a manager works in: "their stores" for sending as a store and for seeing its customers.
+user_stores = Table(
+    "user_stores",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# Additional sender addresses, set by admins in the system mail settings.
+sender_addresses = Table(
+    "sender_addresses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("confirmed_at", UtcDateTime()),
+    # True: every manager may use it; otherwise only the users granted in sender_address_grants.
+    Column("all_users", Boolean, nullable=False, default=False),
+    Column("smtp_account_id", Integer, ForeignKey("smtp_accounts.id", ondelete="SET NULL")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+sender_address_grants = Table(
+    "sender_address_grants",
+    metadata,
+    Column(
+        "sender_address_id", Integer, ForeignKey("sender_addresses.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# A pending proof of ownership for a sender address: a link token and a short code, both hashed.
+sender_confirmations = Table(
+    "sender_confirmations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # user | store | address
+    Column("kind", String(16), nullable=False),
+    Column("subject_id", Integer, nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("outbox_message_id", String(32)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+    Index("ix_sender_confirmations_subject", "kind", "subject_id"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("external_id", String(120), unique=True),
+    Column("email", String(320)),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("patronymic", String(200)),
+    Column("locale", String(16)),
+    Column("phone", String(64)),
+    Column("custom_fields", JSON, nullable=False, default=dict),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("manager_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="SET NULL"), index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    # customer | order | ... : which event's data the template is written for.
+    Column("event", String(32), nullable=False, index=True),
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text),
+    Column("html", Text),
+    Column("text", Text),
+    # Validation findings computed at save, so lists can show warnings without re-checking.
+    Column("findings", JSON, nullable=False, default=list),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Message history of the card: who sent what to which customer, as whom; delivery lives in the outbox.
+customer_emails = Table(
+    "customer_emails",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("outbox_message_id", String(32), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("template_id", Integer, ForeignKey("templates.id", ondelete="SET NULL")),
+    # manager | store | address
+    Column("from_kind", String(16), nullable=False),
+    Column("from_address", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("warnings", JSON, nullable=False, default=list),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_customer_emails_customer", "customer_id", "created_at"),
+)
