@@ -19,6 +19,8 @@ from mailcard.delivery.smtp import SmtpTransport
 from mailcard.delivery.transport import Transport
 from mailcard.delivery.worker import DeliveryWorker, WorkerOptions
 from mailcard.devinbox import DevInboxStore
+from mailcard.identity.credentials import Credentials
+from mailcard.identity.users import UserStore
 from mailcard.outbox.retry import RetryPolicy
 from mailcard.outbox.sql import SqlOutboxStore
 from mailcard.settings import Settings
@@ -38,6 +40,8 @@ class Container:
     accounts: SmtpAccountStore
     secrets: SecretBox
     devinbox: DevInboxStore
+    users: UserStore
+    credentials: Credentials
     _templates: TemplateEngine | None = None
 
     def retry_policy(self) -> RetryPolicy:
@@ -116,6 +120,7 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Containe
     accounts = SmtpAccountStore(
         engine, secrets, fallback=fallback, devinbox_port=settings.devinbox_port, default_ca_file=ca_file
     )
+    users = UserStore(engine)
     return Container(
         settings=settings,
         engine=engine,
@@ -123,4 +128,6 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Containe
         accounts=accounts,
         secrets=secrets,
         devinbox=DevInboxStore(settings.devinbox_dir),
+        users=users,
+        credentials=Credentials(engine, users, session_hours=settings.session_hours),
     )

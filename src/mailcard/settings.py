@@ -65,7 +65,49 @@ class Settings(BaseSettings):
     retry_max_age_seconds: float = Field(
         86400.0, description="A message not delivered this long after it was queued fails."
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Address users reach the API at; used in confirmation links sent by e-mail.",
+    )
+    session_hours: float = Field(12.0, description="How long a login session lasts.")
+    cookie_secure: bool | None = Field(
+        None,
+        description="Mark session cookies `Secure`. Default: on when `MAILCARD_PUBLIC_URL` is https.",
+    )
+    confirmation_hours: float = Field(
+        24.0, description="How long a sender-address confirmation link and code stay valid."
+    )
+    system_sender: str | None = Field(
+        None,
+        description=(
+            "From address of system e-mail (sender confirmations, agent notifications). "
+            "Default: `mailcard@<host of MAILCARD_PUBLIC_URL>`."
+        ),
+    )
+    demo_data: bool = Field(
+        False,
+        description=(
+            "Load demo customers, managers, stores and templates into an empty database when `mailcard run` "
+            "starts (`make run` turns it on). Demo users have published passwords: never in production."
+        ),
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_url.lower().startswith("https://")
+
+    def system_sender_address(self) -> str:
+        if self.system_sender:
+            return self.system_sender
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.public_url).hostname or "localhost"
+        # A bare IP is not a mail domain; RFC 2606's .test stays valid for the dev inbox.
+        if host.replace(".", "").isdigit() or ":" in host:
+            host = "mailcard.test"
+        return f"mailcard@{host}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

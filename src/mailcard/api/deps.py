@@ -1,0 +1,122 @@
+"""FastAPI dependencies every router shares: the container, the caller, and pagination.
+
+Authentication: ``Authorization: Bearer <API token>`` for integrations, or the ``mailcard_session``
+cookie for browsers. A cookie-authenticated request that changes anything (POST, PUT, PATCH, DELETE)
+must also carry the session's CSRF token in ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from mailcard.bootstrap import Container
+from mailcard.errors import AuthenticationError, PermissionDeniedError
+from mailcard.identity import Principal
+
+SESSION_COOKIE = "mailcard_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_bearer = HTTPBearer(auto_error=False, description="An API token (`mailcard token create`).")
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="Login session; unsafe methods also need X-CSRF-Token."
+)
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_principal(
+    request: Request,
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: Annotated[str | None, Depends(_cookie)],
+) -> Principal:
+    if bearer is not None:
+        principal = container.credentials.principal_for_token(bearer.credentials)
+        if principal is None:
+            raise AuthenticationError(
+                "The API token is not valid or was revoked.",
+                code="invalid_token",
+                hint="Create a new token with POST /api/tokens or `mailcard token create`.",
+            )
+        return principal
+    if session:
+        found = container.credentials.session_principal(session)
+        if found is None:
+            raise AuthenticationError(
+                "Your session has ended; log in again.", code="session_expired", hint="POST /api/auth/login"
+            )
+        principal, csrf_token = found
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), csrf_token.encode()):
+                raise PermissionDeniedError(
+                    "The request lacks the session's CSRF token.",
+                    code="csrf_failed",
+                    hint=f"Send the csrf_token from the login response in the {CSRF_HEADER} header.",
+                )
+        return principal
+    raise AuthenticationError(
+        "Authentication required.",
+        code="not_authenticated",
+        hint="Send `Authorization: Bearer <API token>`, or log in with POST /api/auth/login.",
+    )
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: CurrentUser) -> Principal:
+    if not principal.is_admin:
+        raise PermissionDeniedError("Only administrators may do this.", code="admin_only")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(require_admin)]
+
+T = TypeVar("T")
+
+
+class PageParams(BaseModel):
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+    @classmethod
+    def of(cls, items: list[T], total: int, paging: PageParams) -> Page[T]:
+        following = paging.offset + len(items)
+        return cls(
+            items=items,
+            total=total,
+            limit=paging.limit,
+            offset=paging.offset,
+            next_offset=following if following < total else None,
+        )
