@@ -167,6 +167,28 @@ class SmtpAccountStore:
         with self._engine.connect() as conn:
             return [_to_account(r._mapping) for r in conn.execute(query)]
 
+    def for_sender(self, address: str, *, explicit_id: int | None = None) -> SmtpAccount | None:
+        """The account that sends as ``address``, as Odoo's ``from_filter`` does.
+
+        An account set on the sender (a store's or an additional address's) wins; then a saved
+        account whose ``from_filter`` is exactly the address, then one whose filter is its domain,
+        then the default account. ``None`` means the installation's fallback (``MAILCARD_SMTP_URL``
+        or the dev inbox).
+        """
+        if explicit_id is not None:
+            return self.get(explicit_id)
+        wanted = address.strip().lower()
+        domain = wanted.rpartition("@")[2]
+        saved = self.list()
+        filters = [(a, (a.from_filter or "").strip().lower().lstrip("@")) for a in saved]
+        for account, wanted_filter in filters:
+            if wanted_filter == wanted:
+                return account
+        for account, wanted_filter in filters:
+            if wanted_filter and wanted_filter == domain:
+                return account
+        return next((a for a in saved if a.is_default), None)
+
     def has_real_account(self) -> bool:
         return self._fallback is not None or any(a.is_default for a in self.list())
 

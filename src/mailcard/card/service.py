@@ -1,0 +1,455 @@
+"""The card's use cases; every one starts by checking the user may see the customer."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, insert, select
+
+from mailcard.access import check_customer_visible
+from mailcard.compose import Composer, EmailRequest
+from mailcard.db.schema import customer_emails
+from mailcard.domain.mailbox import Mailbox
+from mailcard.errors import (
+    ContentBlockedError,
+    InputError,
+    MailcardError,
+    NotFoundError,
+    SenderNotVerifiedError,
+)
+from mailcard.identity import Principal, UserStore
+from mailcard.outbox.sql import SqlOutboxStore
+from mailcard.rendering import TemplateEngine
+from mailcard.senders.account_match import sender_account_warning
+from mailcard.senders.choices import SenderChoice, SenderChoices
+from mailcard.smtp_accounts import SmtpAccount, SmtpAccountStore
+from mailcard.validation import Finding
+from mailcard.validation.findings import Location
+
+CARD_EVENT = "customer"
+TEST_PREFIX = "[TEST] "
+# Keys of the rendering context the card fills itself; extra data cannot replace them.
+RESERVED_KEYS = ("customer", "manager", "store")
+
+
+class Customers(Protocol):
+    def get(self, customer_id: int) -> Any: ...
+
+
+class Stores(Protocol):
+    def get(self, store_id: int) -> Any: ...
+
+
+class Templates(Protocol):
+    def get(self, template_id: int) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CardEmail:
+    """What the user filled in on the card. With ``template_id``, subject/preheader override the template's."""
+
+    from_kind: str
+    from_address_id: int | None = None
+    template_id: int | None = None
+    subject: str | None = None
+    preheader: str | None = None
+    html: str | None = None
+    text: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CardPreview:
+    sender: str
+    to: str
+    subject: str
+    preheader: str | None
+    html: str | None
+    text: str | None
+    smtp_account: str | None
+    findings: tuple[Finding, ...]
+    can_send: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        verdict = "block" if not self.can_send else ("warn" if self.findings else "ok")
+        return {
+            "from": self.sender,
+            "to": self.to,
+            "subject": self.subject,
+            "preheader": self.preheader,
+            "html": self.html,
+            "text": self.text,
+            "smtp_account": self.smtp_account,
+            "verdict": verdict,
+            "can_send": self.can_send,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class CardSent:
+    message_id: str
+    status: str
+    created: bool
+    sender: str
+    to: str
+    warnings: tuple[Finding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "status": self.status,
+            "created": self.created,
+            "from": self.sender,
+            "to": self.to,
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+
+@dataclass(frozen=True)
+class _Draft:
+    request: EmailRequest
+    choice: SenderChoice | None
+    account: SmtpAccount | None
+    extra_findings: tuple[Finding, ...]
+    template_id: int | None
+
+
+class CardService:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        customers: Customers,
+        stores: Stores,
+        templates: Templates,
+        users: UserStore,
+        choices: SenderChoices,
+        accounts: SmtpAccountStore,
+        composer: Composer,
+        outbox: SqlOutboxStore,
+        engine_templates: TemplateEngine,
+    ) -> None:
+        self._engine = engine
+        self._customers = customers
+        self._stores = stores
+        self._templates = templates
+        self._users = users
+        self._choices = choices
+        self._accounts = accounts
+        self._composer = composer
+        self._outbox = outbox
+        self._twig = engine_templates
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def customer(self, principal: Principal, customer_id: int) -> Any:
+        customer = self._customers.get(customer_id)
+        check_customer_visible(principal, customer.id, customer.manager_id, customer.store_id)
+        return customer
+
+    def sender_options(self, principal: Principal, customer_id: int) -> list[SenderChoice]:
+        return self._choices.options(principal, self.customer(principal, customer_id))
+
+    def timeline(
+        self, principal: Principal, customer_id: int, *, limit: int = 50, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer's e-mails, newest first, each with who sent it and every delivery attempt."""
+        customer = self.customer(principal, customer_id)
+        messages = self._outbox.list(customer_id=str(customer.id), limit=limit, before_id=before)
+        ids = [m.id for m in messages]
+        history: dict[str, Any] = {}
+        if ids:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(customer_emails).where(customer_emails.c.outbox_message_id.in_(ids))
+                ).all()
+            history = {r.outbox_message_id: r for r in rows}
+        items = []
+        for message in messages:
+            row = history.get(message.id)
+            item = _message_view(message.to_dict(), [a.to_dict() for a in self._outbox.attempts(message.id)])
+            item.update(
+                {
+                    "from_kind": row.from_kind if row is not None else None,
+                    "sent_by_user_id": row.user_id if row is not None else None,
+                    "template_id": row.template_id if row is not None else None,
+                    "warnings": row.warnings if row is not None else [],
+                }
+            )
+            items.append(item)
+        return items
+
+    def message(self, principal: Principal, message_id: str) -> dict[str, Any]:
+        """One message's status and attempts, if it belongs to a customer the user may see."""
+        message = self._outbox.get(message_id)
+        if message is None or message.customer_id is None or not message.customer_id.isdigit():
+            raise NotFoundError(f"No message with id {message_id}.", code="message_not_found")
+        try:
+            self.customer(principal, int(message.customer_id))
+        except NotFoundError:
+            raise NotFoundError(f"No message with id {message_id}.", code="message_not_found") from None
+        return _message_view(message.to_dict(), [a.to_dict() for a in self._outbox.attempts(message.id)])
+
+    # -- composing -------------------------------------------------------------------------------
+
+    def preview(self, principal: Principal, customer_id: int, email: CardEmail) -> CardPreview:
+        """Render and check without sending; problems come back as findings, not errors."""
+        customer = self.customer(principal, customer_id)
+        findings: list[Finding] = []
+        can_send = True
+        try:
+            draft = self._draft(principal, customer, email, idempotency_key=None)
+        except SenderNotVerifiedError as error:
+            # Show the message as it would look from this address, and say why it cannot send yet.
+            draft = self._draft(principal, customer, email, idempotency_key=None, verified_only=False)
+            findings.append(_finding_of(error))
+            can_send = False
+        findings.extend(draft.extra_findings)
+        findings.extend(self._unresolved(draft.request))
+        try:
+            prepared = self._composer.prepare(draft.request)
+        except ContentBlockedError as error:
+            blocked = tuple(f for f in error.findings if isinstance(f, Finding))
+            return CardPreview(
+                sender=_format(draft.request.sender),
+                to=_format_list(draft.request.to),
+                subject=draft.request.subject,
+                preheader=draft.request.preheader,
+                html=None,
+                text=None,
+                smtp_account=draft.account.name if draft.account else None,
+                findings=tuple(findings) + blocked,
+                can_send=False,
+            )
+        return CardPreview(
+            sender=_format(prepared.sender),
+            to=", ".join(_format(r) for r in prepared.recipients),
+            subject=prepared.subject,
+            preheader=prepared.preheader,
+            html=prepared.html,
+            text=prepared.text,
+            smtp_account=draft.account.name if draft.account else None,
+            findings=tuple(findings) + prepared.findings,
+            can_send=can_send,
+        )
+
+    def send(
+        self, principal: Principal, customer_id: int, email: CardEmail, *, idempotency_key: str | None
+    ) -> CardSent:
+        """Store the e-mail durably in the outbox (the worker delivers it); warnings come back."""
+        customer = self.customer(principal, customer_id)
+        key = f"card:{principal.user_id}:{idempotency_key}" if idempotency_key else None
+        draft = self._draft(principal, customer, email, idempotency_key=key)
+        submission = self._composer.submit(draft.request)
+        warnings = tuple(draft.extra_findings) + submission.findings
+        if submission.created:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(customer_emails).values(
+                        customer_id=customer.id,
+                        outbox_message_id=submission.message.id,
+                        user_id=principal.user_id,
+                        template_id=draft.template_id,
+                        from_kind=draft.choice.kind if draft.choice else "manager",
+                        from_address=submission.message.envelope_from,
+                        subject=submission.message.subject,
+                        warnings=[w.to_dict() for w in warnings],
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        return CardSent(
+            message_id=submission.message.id,
+            status=submission.message.status.value,
+            created=submission.created,
+            sender=_format(draft.request.sender),
+            to=_format_list(draft.request.to),
+            warnings=warnings,
+        )
+
+    def test_send(self, principal: Principal, customer_id: int, email: CardEmail) -> CardSent:
+        """The same message, rendered for this customer, sent to the user's own confirmed address."""
+        customer = self.customer(principal, customer_id)
+        user = self._users.get(principal.user_id)
+        if user.sender_confirmed_at is None:
+            raise InputError(
+                "A test is sent to your own address, which is not confirmed yet.",
+                code="test_address_not_confirmed",
+                hint='Confirm it with POST /api/senders/confirmations {"kind": "user", "id": <your id>}.',
+            )
+        draft = self._draft(principal, customer, email, idempotency_key=None)
+        request = draft.request
+        test = EmailRequest(
+            sender=request.sender,
+            to=[Mailbox(user.email, user.name)],
+            subject=TEST_PREFIX + request.subject,
+            text=request.text,
+            html=request.html,
+            preheader=request.preheader,
+            context=request.context,
+            smtp_account_id=request.smtp_account_id,
+            headers={"X-Mailcard-Test": "yes"},
+        )
+        submission = self._composer.submit(test)
+        return CardSent(
+            message_id=submission.message.id,
+            status=submission.message.status.value,
+            created=True,
+            sender=_format(request.sender),
+            to=_format(Mailbox(user.email, user.name)),
+            warnings=tuple(draft.extra_findings) + submission.findings,
+        )
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _draft(
+        self,
+        principal: Principal,
+        customer: Any,
+        email: CardEmail,
+        *,
+        idempotency_key: str | None,
+        verified_only: bool = True,
+    ) -> _Draft:
+        choice: SenderChoice | None
+        if verified_only:
+            choice = self._choices.resolve(principal, customer, email.from_kind, email.from_address_id)
+        else:
+            choice = next(
+                (
+                    c
+                    for c in self._choices.options(principal, customer)
+                    if c.kind == email.from_kind and (c.kind != "address" or c.id == email.from_address_id)
+                ),
+                None,
+            )
+            if choice is None:
+                self._choices.resolve(principal, customer, email.from_kind, email.from_address_id)
+                raise AssertionError("resolve raises for a choice options() does not offer")
+        if not customer.email:
+            raise InputError(
+                "The customer has no e-mail address, so there is nobody to send to.",
+                code="customer_has_no_email",
+                hint="Add the customer's e-mail address to their card first.",
+            )
+        subject, preheader, html, text, template_id = self._content(email)
+        account = self._accounts.for_sender(choice.email, explicit_id=choice.smtp_account_id)
+        warning = sender_account_warning(choice.email, account)
+        name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
+        request = EmailRequest(
+            sender=choice.mailbox,
+            to=[Mailbox(customer.email, name)] if _plain(customer.email) else customer.email,
+            subject=subject,
+            preheader=preheader,
+            html=html,
+            text=text,
+            context=self._context(customer, email.data),
+            idempotency_key=idempotency_key,
+            smtp_account_id=account.id if account else None,
+            customer_id=str(customer.id),
+        )
+        return _Draft(request, choice, account, (warning,) if warning else (), template_id)
+
+    def _content(self, email: CardEmail) -> tuple[str, str | None, str | None, str | None, int | None]:
+        if email.template_id is not None:
+            template = self._templates.get(email.template_id)
+            if template.event != CARD_EVENT:
+                raise InputError(
+                    f"Template {template.name!r} is made for the {template.event!r} event; "
+                    "the card sends templates of the 'customer' event.",
+                    code="template_wrong_event",
+                )
+            return (
+                email.subject if email.subject is not None else template.subject,
+                email.preheader if email.preheader is not None else template.preheader,
+                email.html if email.html is not None else template.html,
+                email.text if email.text is not None else template.text,
+                template.id,
+            )
+        if not email.subject:
+            raise InputError("Give a subject, or pick a template.", code="empty_subject")
+        if not email.html and not email.text:
+            raise InputError("Give a text or HTML body, or pick a template.", code="empty_body")
+        return email.subject, email.preheader, email.html, email.text, None
+
+    def _context(self, customer: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+        context: dict[str, Any] = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
+        context["customer"] = customer.to_context()
+        context["manager"] = None
+        context["store"] = None
+        if customer.manager_id is not None:
+            try:
+                manager = self._users.get(customer.manager_id)
+            except NotFoundError:
+                manager = None
+            if manager is not None:
+                first, _, last = manager.name.partition(" ")
+                context["manager"] = {
+                    "id": manager.id,
+                    "name": manager.name,
+                    "firstName": first,
+                    "lastName": last,
+                    "email": manager.email,
+                }
+        if customer.store_id is not None:
+            with contextlib.suppress(NotFoundError):
+                context["store"] = self._stores.get(customer.store_id).to_context()
+        return context
+
+    def _unresolved(self, request: EmailRequest) -> list[Finding]:
+        found: list[Finding] = []
+        parts: list[tuple[str, str | None]] = [
+            ("subject", request.subject),
+            ("preheader", request.preheader),
+            ("html", request.html),
+            ("text", request.text),
+        ]
+        for part, source in parts:
+            if not source:
+                continue
+            try:
+                missing = self._twig.find_unresolved(source, request.context, name=part)
+            except MailcardError:
+                continue  # a syntax error surfaces when the part renders
+            for item in missing:
+                hint = f"Did you mean {item.suggestion}?" if item.suggestion else None
+                found.append(
+                    Finding(
+                        code="unresolved_variable",
+                        severity="warning",
+                        message=f"unresolved variable {item.path} in the {part}; it renders empty.",
+                        hint=hint,
+                        location=Location(part=part, line=item.line, column=item.column),  # type: ignore[arg-type]
+                    )
+                )
+        return found
+
+
+def _plain(address: str) -> bool:
+    return "<" not in address and "," not in address and ";" not in address
+
+
+def _format(mailbox: str | Mailbox) -> str:
+    if isinstance(mailbox, str):
+        return mailbox
+    return f"{mailbox.display_name} <{mailbox.address}>" if mailbox.display_name else mailbox.address
+
+
+def _format_list(to: Any) -> str:
+    if isinstance(to, str):
+        return to
+    return ", ".join(_format(m) for m in to)
+
+
+def _finding_of(error: MailcardError) -> Finding:
+    return Finding(code=error.code, severity="error", message=error.message, hint=error.hint)
+
+
+def _message_view(message: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    view = {k: v for k, v in message.items() if k not in ("lease_owner", "lease_expires_at", "data")}
+    view["attempts"] = attempts
+    return view

@@ -1,0 +1,38 @@
+"""The warning users know from the product docs: From differs from the SMTP account."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from mailcard.delivery.probe import sender_matches_account
+from mailcard.delivery.settings import Security, SmtpSettings
+from mailcard.smtp_accounts import SmtpAccount
+from mailcard.validation.findings import Finding, Location
+
+
+def sender_account_warning(from_address: str, account: SmtpAccount | None) -> Finding | None:
+    """A warning when From is neither the SMTP login nor in its domain (it may fail or land in spam)."""
+    if account is None or not account.username:
+        return None
+    settings = SmtpSettings(
+        host=account.host,
+        port=account.port,
+        security=cast(Security, account.security),
+        username=account.username,
+        password=None,
+    )
+    if sender_matches_account(from_address, settings):
+        return None
+    return Finding(
+        code="sender_account_mismatch",
+        severity="warning",
+        message=(
+            f"From {from_address} differs from the SMTP account's login {account.username} "
+            f"(account {account.name!r}): the server may refuse it (553) or the message may land in spam."
+        ),
+        hint=(
+            "Send from the account's own address or domain, use an SMTP account for this address "
+            "(set its From filter), or make sure the server allows this sender."
+        ),
+        location=Location(part="from"),
+    )
