@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -195,3 +196,21 @@ def test_list_pages_newest_first_and_filters(store: OutboxStore) -> None:
     rest = store.list(customer_id="c-1", limit=3, before_id=page[-1].id)
     assert [m.id for m in rest] == list(reversed(ids))[3:]
     assert len(store.list(status=MessageStatus.QUEUED, limit=100)) == 6
+
+
+def test_a_message_keeps_its_own_retry_policy_through_claim(store: OutboxStore) -> None:
+    own = NewMessage(
+        envelope_from="shop@example.com",
+        envelope_to=("anna@example.com",),
+        data=b"Subject: x\r\n\r\nx\r\n",
+        message_id="<own@example.com>",
+        retry_max_attempts=2,
+        retry_base_seconds=0.5,
+    )
+    [stored_id] = store.enqueue_many([own], now=T0)
+    single = store.enqueue(replace(own, message_id="<own2@example.com>"), now=T0).message.id
+    plain = store.enqueue(message(3), now=T0).message.id
+    claimed = {c.id: c for c in store.claim("w1", limit=10, lease_seconds=60, now=T0)}
+    assert (claimed[stored_id].retry_max_attempts, claimed[stored_id].retry_base_seconds) == (2, 0.5)
+    assert (claimed[single].retry_max_attempts, claimed[single].retry_base_seconds) == (2, 0.5)
+    assert (claimed[plain].retry_max_attempts, claimed[plain].retry_base_seconds) == (None, None)

@@ -116,6 +116,24 @@ def test_transient_failures_give_up_after_the_attempt_budget() -> None:
     assert "gave up" in (final.last_error or "")
 
 
+def test_a_message_with_its_own_retry_policy_is_retried_on_its_schedule() -> None:
+    store, transport, clock = InMemoryOutboxStore(), RecordingTransport(), Clock()
+    message = NewMessage(
+        "shop@example.com", ("anna@example.com",), b"Subject: 1\r\n\r\nhi\r\n", "<own@x>",
+        retry_max_attempts=2, retry_base_seconds=5,
+    )  # fmt: skip
+    message_id = store.enqueue(message, now=clock()).message.id
+    transport.fail_next("timeout", times=10)
+    asyncio.run(make_worker(store, transport, clock).run_once([message_id]))
+    waiting = store.get(message_id)
+    assert waiting is not None and waiting.next_attempt_at == clock.now + timedelta(seconds=5)
+    clock.now += timedelta(seconds=6)
+    asyncio.run(make_worker(store, transport, clock).run_once([message_id]))
+    final = store.get(message_id)
+    assert final is not None and final.status == MessageStatus.FAILED, "two attempts, not the worker's three"
+    assert len(transport.sends) == 2
+
+
 def test_partial_refusal_is_sent_with_the_refusal_recorded() -> None:
     store, transport, clock = InMemoryOutboxStore(), RecordingTransport(), Clock()
     [message_id] = store.enqueue_many(

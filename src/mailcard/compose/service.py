@@ -41,6 +41,9 @@ class EmailRequest:
     customer_id: str | None = None
     flow_run_id: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # This message's own retry policy (a flow block's "retry" setting); None: the installation's.
+    retry_max_attempts: int | None = None
+    retry_base_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class Composer:
                 smtp_account_id=request.smtp_account_id,
                 customer_id=request.customer_id,
                 flow_run_id=request.flow_run_id,
+                retry_max_attempts=request.retry_max_attempts,
+                retry_base_seconds=request.retry_base_seconds,
             ),
             now=self._clock(),
         )
@@ -181,6 +186,8 @@ class Composer:
                     smtp_account_id=r.smtp_account_id,
                     customer_id=r.customer_id,
                     flow_run_id=r.flow_run_id,
+                    retry_max_attempts=r.retry_max_attempts,
+                    retry_base_seconds=r.retry_base_seconds,
                 )
                 for _, r, p in ready
             ],

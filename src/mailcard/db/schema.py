@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 
@@ -106,6 +107,9 @@ outbox_messages = Table(
     Column("customer_id", String(64)),
     Column("flow_run_id", String(64)),
     Column("attempt_count", Integer, nullable=False, default=0),
+    # A per-message retry policy (a flow block's "retry" setting); NULL: the installation's policy.
+    Column("retry_max_attempts", Integer),
+    Column("retry_base_seconds", Float),
     Column("next_attempt_at", UtcDateTime(), nullable=False),
     Column("lease_owner", String(64)),
     Column("lease_expires_at", UtcDateTime()),
@@ -309,4 +313,119 @@ customer_emails = Table(
     Column("warnings", JSON, nullable=False, default=list),
     Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_customer_emails_customer", "customer_id", "created_at"),
+)
+
+# -- Flows (issue: automated flows with a Send Email block) ----------------------------------------
+# A flow's definition is versioned: activating a changed definition adds a version; a run keeps the
+# version it started with. Runs are advanced by leased claims, like outbox messages.
+
+flows = Table(
+    "flows",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=False),
+    # The version new events start; NULL until the first activation.
+    Column("current_version", Integer),
+    # The current version's trigger event type, so an event finds its flows with one indexed query.
+    Column("trigger_event", String(100)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_flows_trigger", "trigger_event", "active"),
+)
+
+flow_versions = Table(
+    "flow_versions",
+    metadata,
+    Column("flow_id", String(100), ForeignKey("flows.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    # As stored: inline SMTP passwords replaced by a reference to their encrypted account.
+    Column("definition", JSON, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("findings", JSON, nullable=False, default=list),
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    # The sender's id: a second POST with the same id is answered with the first one's runs.
+    Column("id", String(200), primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("customer_id", String(64)),
+    # The customer as templates see it when the event arrived (loaded by id, or given inline).
+    Column("customer", JSON),
+    Column("data", JSON, nullable=False, default=dict),
+    Column("run_ids", JSON, nullable=False, default=list),
+    Column("received_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Index("ix_events_type", "type", "received_at"),
+)
+
+flow_runs = Table(
+    "flow_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("flow_id", String(100), ForeignKey("flows.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", String(200), ForeignKey("events.id", ondelete="SET NULL")),
+    Column("customer_id", String(64)),
+    # running | waiting | completed | failed
+    Column("status", String(16), nullable=False),
+    # The block to execute (running), or the one waiting (a delay, or a send waiting on the outbox).
+    Column("block_id", String(100)),
+    # Template variables: customer, event, data, vars, email.
+    Column("context", JSON, nullable=False),
+    Column("step_count", Integer, nullable=False, default=0),
+    # The outbox message a send_email block waits for; the run is due when that row settles.
+    Column("wait_message_id", String(32)),
+    Column("next_check_at", UtcDateTime(), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UtcDateTime()),
+    Column("error", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    Index("ix_flow_runs_due", "status", "next_check_at"),
+    Index("ix_flow_runs_flow", "flow_id", "created_at"),
+    Index("ix_flow_runs_wait_message", "wait_message_id"),
+)
+
+# The trace: one row per block executed, with what went in and what came out.
+flow_run_steps = Table(
+    "flow_run_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("flow_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("block_id", String(100), nullable=False),
+    Column("block_type", String(32), nullable=False),
+    # success | failure | true | false | next; NULL while the block waits.
+    Column("edge", String(16)),
+    Column("input", JSON, nullable=False, default=dict),
+    Column("output", JSON, nullable=False, default=dict),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    UniqueConstraint("run_id", "seq"),
+)
+
+# Work for a person, created by a notify_agent block (for example: "the confirmation bounced").
+agent_tasks = Table(
+    "agent_tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("flow_runs.id", ondelete="SET NULL")),
+    Column("flow_id", String(100)),
+    Column("block_id", String(100)),
+    Column("assignee_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False, default=""),
+    Column("details", JSON, nullable=False, default=dict),
+    # open | done
+    Column("status", String(16), nullable=False),
+    Column("notify_message_id", String(32)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("done_at", UtcDateTime()),
+    Column("done_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
 )

@@ -22,7 +22,7 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -200,7 +200,7 @@ class DeliveryWorker:
             server_text=error.server_text,
         )
         decision = decide_retry(
-            self._policy,
+            self._policy_for(message),
             attempt_number=message.attempt_number,
             transient=error.transient,
             queued_at=message.created_at,
@@ -215,6 +215,20 @@ class DeliveryWorker:
         self.retried += 1
         return Settlement(
             attempt=attempt, status=MessageStatus.RETRY, next_attempt_at=decision.at, error=text
+        )
+
+    def _policy_for(self, message: ClaimedMessage) -> RetryPolicy:
+        """The message's own attempts and backoff (a flow block's retry setting) override the worker's."""
+        if message.retry_max_attempts is None and message.retry_base_seconds is None:
+            return self._policy
+        return replace(
+            self._policy,
+            max_attempts=message.retry_max_attempts or self._policy.max_attempts,
+            base_delay_seconds=(
+                message.retry_base_seconds
+                if message.retry_base_seconds is not None
+                else self._policy.base_delay_seconds
+            ),
         )
 
     # -- accounts ------------------------------------------------------------------------------------

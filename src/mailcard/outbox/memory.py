@@ -75,6 +75,8 @@ class InMemoryOutboxStore:
             updated_at=now,
             settled_at=None,
             data=message.data,
+            retry_max_attempts=message.retry_max_attempts,
+            retry_base_seconds=message.retry_base_seconds,
         )
         self._messages[stored.id] = stored
         if message.idempotency_key is not None:
@@ -127,6 +129,8 @@ class InMemoryOutboxStore:
                         data=m.data,
                         attempt_number=m.attempt_count + 1,
                         created_at=m.created_at,
+                        retry_max_attempts=m.retry_max_attempts,
+                        retry_base_seconds=m.retry_base_seconds,
                     )
                 )
             return claimed

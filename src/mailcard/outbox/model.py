@@ -62,6 +62,9 @@ class NewMessage:
     customer_id: str | None = None
     flow_run_id: str | None = None
     not_before: datetime | None = None
+    # This message's own retry policy (a flow block's "retry"); None keeps the worker's policy.
+    retry_max_attempts: int | None = None
+    retry_base_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,8 @@ class OutboxMessage:
     updated_at: datetime
     settled_at: datetime | None
     data: bytes | None = None
+    retry_max_attempts: int | None = None
+    retry_base_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +192,8 @@ class ClaimedMessage:
     data: bytes
     attempt_number: int
     created_at: datetime
+    retry_max_attempts: int | None = None
+    retry_base_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ _CLAIM_COLUMNS = [
     _T.c.data,
     _T.c.attempt_count,
     _T.c.created_at,
+    _T.c.retry_max_attempts,
+    _T.c.retry_base_seconds,
 ]
 
 
@@ -138,6 +140,8 @@ class SqlOutboxStore:
                 data=r.data,
                 attempt_number=r.attempt_count + 1,
                 created_at=r.created_at,
+                retry_max_attempts=r.retry_max_attempts,
+                retry_base_seconds=r.retry_base_seconds,
             )
             for r in rows
         ]
@@ -309,6 +313,8 @@ def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
         "customer_id": message.customer_id,
         "flow_run_id": message.flow_run_id,
         "attempt_count": 0,
+        "retry_max_attempts": message.retry_max_attempts,
+        "retry_base_seconds": message.retry_base_seconds,
         "next_attempt_at": message.not_before or now,
         "created_at": now,
         "updated_at": now,
@@ -317,8 +323,9 @@ def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
 
 _SQLITE_INSERT = (
     "INSERT INTO outbox_messages (id, idempotency_key, status, smtp_account_id, envelope_from, envelope_to, "
-    "smtputf8, message_id, subject, data, customer_id, flow_run_id, attempt_count, next_attempt_at, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) "
+    "smtputf8, message_id, subject, data, customer_id, flow_run_id, attempt_count, retry_max_attempts, "
+    "retry_base_seconds, next_attempt_at, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) "
     "ON CONFLICT (idempotency_key) DO NOTHING"
 )
 
@@ -343,6 +350,8 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], now: datetime) ->
                 r["data"],
                 r["customer_id"],
                 r["flow_run_id"],
+                r["retry_max_attempts"],
+                r["retry_base_seconds"],
                 stamp if r["next_attempt_at"] is now else sqlite_timestamp(r["next_attempt_at"]),
                 stamp,
                 stamp,
@@ -415,4 +424,6 @@ def _to_message(row: RowMapping) -> OutboxMessage:
         updated_at=row["updated_at"],
         settled_at=row["settled_at"],
         data=row.get("data"),
+        retry_max_attempts=row.get("retry_max_attempts"),
+        retry_base_seconds=row.get("retry_base_seconds"),
     )
