@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from mailcard.crm.customers import CustomerStore
+from mailcard.crm.stores import StoreStore
+from mailcard.crm.templates import TemplateStore
 from mailcard.crypto import SecretBox, load_or_create_key
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
@@ -42,6 +45,9 @@ class Container:
     devinbox: DevInboxStore
     users: UserStore
     credentials: Credentials
+    customers: CustomerStore
+    stores: StoreStore
+    templates_store: TemplateStore
     _templates: TemplateEngine | None = None
 
     def retry_policy(self) -> RetryPolicy:
@@ -130,4 +136,7 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Containe
         devinbox=DevInboxStore(settings.devinbox_dir),
         users=users,
         credentials=Credentials(engine, users, session_hours=settings.session_hours),
+        customers=CustomerStore(engine),
+        stores=StoreStore(engine),
+        templates_store=TemplateStore(engine),
     )

@@ -1,0 +1,426 @@
+"""Customers: the people a business writes to, with the fields templates use and who looks after them.
+
+A customer belongs to a manager (``manager_id``) and/or a store (``store_id``); which managers may
+see one is :func:`mailcard.access.customer_visible`, applied here in SQL for lists. A customer may
+have no e-mail address (CRMs hold such records); :meth:`Customer.require_email` is how a sender
+finds out, with an error that says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from mailcard.crm import fields as clean
+from mailcard.crm.fields import UNSET, Unset
+from mailcard.crm.importing import ImportResult, RowError
+from mailcard.db.schema import customers, stores, users
+from mailcard.errors import ConflictError, InputError, MailcardError, NotFoundError
+from mailcard.identity import Principal
+
+MAX_SEARCH_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: int
+    external_id: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    patronymic: str | None
+    locale: str | None
+    phone: str | None
+    custom_fields: dict[str, Any]
+    tags: list[str]
+    manager_id: int | None
+    store_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.patronymic, self.last_name) if p)
+
+    def require_email(self) -> str:
+        """The address to write to, or a clear refusal when the card has none."""
+        if not self.email:
+            raise InputError(
+                f"The customer {self.full_name or self.id} has no e-mail address.",
+                code="customer_has_no_email",
+                hint="Add an address to the customer's card, then send again.",
+                details={"customer_id": self.id},
+            )
+        return self.email
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "external_id": self.external_id,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "patronymic": self.patronymic,
+            "locale": self.locale,
+            "phone": self.phone,
+            "custom_fields": dict(self.custom_fields),
+            "tags": list(self.tags),
+            "manager_id": self.manager_id,
+            "store_id": self.store_id,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    def to_context(self) -> dict[str, Any]:
+        """The ``customer`` variable of a template, named as retail CRMs name it (camelCase)."""
+        return {
+            "id": self.id,
+            "externalId": self.external_id,
+            "email": self.email,
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "patronymic": self.patronymic,
+            "locale": self.locale,
+            "phone": self.phone,
+            "customFields": dict(self.custom_fields),
+            "tags": list(self.tags),
+        }
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    external_id: str | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    patronymic: str | None = None
+    locale: str | None = None
+    phone: str | None = None
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    tags: Sequence[str] = ()
+    manager_id: int | None = None
+    store_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CustomerPatch:
+    """Fields to change; ``UNSET`` leaves a field as it is, ``None`` clears it."""
+
+    external_id: str | Unset | None = UNSET
+    email: str | Unset | None = UNSET
+    first_name: str | Unset | None = UNSET
+    last_name: str | Unset | None = UNSET
+    patronymic: str | Unset | None = UNSET
+    locale: str | Unset | None = UNSET
+    phone: str | Unset | None = UNSET
+    custom_fields: Mapping[str, Any] | Unset = UNSET
+    tags: Sequence[str] | Unset = UNSET
+    manager_id: int | Unset | None = UNSET
+    store_id: int | Unset | None = UNSET
+
+
+@dataclass(frozen=True)
+class CustomerImportRow:
+    """One imported row: its number (for errors), its fields, and references by login or code.
+
+    A row with an ``external_id`` updates the customer that has it, or creates one; a row without
+    always creates.
+    """
+
+    row: int
+    fields: CustomerPatch
+    manager_login: str | None = None
+    store_code: str | None = None
+
+
+class CustomerStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def get(self, customer_id: int) -> Customer:
+        with self._engine.connect() as conn:
+            return _get(conn, customer_id)
+
+    def by_external_id(self, external_id: str) -> Customer | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(customers).where(customers.c.external_id == external_id)).first()
+            return None if row is None else _to_customer(row._mapping)
+
+    def list(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        visible_to: Principal | None = None,
+        search: str | None = None,
+    ) -> tuple[list[Customer], int]:
+        """A page of customers by id, and how many match in all.
+
+        ``visible_to`` keeps only those the principal may see (all, for an admin); ``search`` matches
+        every word against the names and the e-mail address, ignoring case.
+        """
+        conditions: list[ColumnElement[bool]] = []
+        if visible_to is not None and not visible_to.is_admin:
+            conditions.append(_visible_condition(visible_to))
+        if search:
+            conditions.extend(_search_conditions(search))
+        where = and_(true(), *conditions)
+        with self._engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(customers).where(where)).scalar_one()
+            rows = conn.execute(
+                select(customers).where(where).order_by(customers.c.id).limit(limit).offset(offset)
+            ).all()
+        return [_to_customer(r._mapping) for r in rows], int(total)
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def create(self, new: NewCustomer) -> Customer:
+        values = _clean(CustomerPatch(**{f.name: getattr(new, f.name) for f in fields(new)}))
+        with self._engine.begin() as conn:
+            customer_id = _insert(conn, values)
+            return _get(conn, customer_id)
+
+    def update(self, customer_id: int, patch: CustomerPatch) -> Customer:
+        values = _clean(patch)
+        with self._engine.begin() as conn:
+            _get(conn, customer_id)
+            _update(conn, customer_id, values)
+            return _get(conn, customer_id)
+
+    def delete(self, customer_id: int) -> None:
+        with self._engine.begin() as conn:
+            if conn.execute(delete(customers).where(customers.c.id == customer_id)).rowcount == 0:
+                raise _not_found(customer_id)
+
+    def import_many(self, rows: Sequence[CustomerImportRow]) -> ImportResult:
+        """Create or update every row in one transaction; a bad row is reported and changes nothing.
+
+        Each row runs in its own savepoint, so a row that fails half-way (a taken ``external_id``, a
+        missing store) is rolled back alone while the others are kept.
+        """
+        created = updated = 0
+        errors: list[RowError] = []
+        with self._engine.begin() as conn:
+            for item in rows:
+                savepoint = conn.begin_nested()
+                try:
+                    was_created = _import_row(conn, item)
+                except MailcardError as error:
+                    savepoint.rollback()
+                    errors.append(RowError(row=item.row, code=error.code, message=error.message))
+                    continue
+                savepoint.commit()
+                if was_created:
+                    created += 1
+                else:
+                    updated += 1
+        return ImportResult(created=created, updated=updated, errors=tuple(errors))
+
+
+# -- rows ----------------------------------------------------------------------------------------------
+
+
+def _not_found(customer_id: int) -> NotFoundError:
+    return NotFoundError(f"No customer with id {customer_id}.", code="customer_not_found")
+
+
+def _get(conn: Connection, customer_id: int) -> Customer:
+    row = conn.execute(select(customers).where(customers.c.id == customer_id)).first()
+    if row is None:
+        raise _not_found(customer_id)
+    return _to_customer(row._mapping)
+
+
+def _to_customer(row: Any) -> Customer:
+    return Customer(
+        id=row["id"],
+        external_id=row["external_id"],
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        patronymic=row["patronymic"],
+        locale=row["locale"],
+        phone=row["phone"],
+        custom_fields=dict(row["custom_fields"] or {}),
+        tags=list(row["tags"] or []),
+        manager_id=row["manager_id"],
+        store_id=row["store_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _visible_condition(principal: Principal) -> ColumnElement[bool]:
+    # The SQL form of mailcard.access.customer_visible for a manager.
+    mine = customers.c.manager_id == principal.user_id
+    if not principal.store_ids:
+        return mine
+    return or_(mine, customers.c.store_id.in_(sorted(principal.store_ids)))
+
+
+def _search_conditions(search: str) -> list[ColumnElement[bool]]:
+    columns = (customers.c.first_name, customers.c.last_name, customers.c.patronymic, customers.c.email)
+    conditions: list[ColumnElement[bool]] = []
+    for word in search.split()[:MAX_SEARCH_WORDS]:
+        patterns = clean.like_patterns(word)
+        conditions.append(or_(*(c.ilike(p, escape="\\") for c in columns for p in patterns)))
+    return conditions
+
+
+# -- cleaning ------------------------------------------------------------------------------------------
+
+
+def _external_id(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if len(text) > 120 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InputError(
+            "An external id is up to 120 characters without control characters.",
+            code="invalid_external_id",
+        )
+    return text
+
+
+def _name(field_name: str) -> Callable[[str | None], str | None]:
+    def cleaner(value: str | None) -> str | None:
+        return clean.optional_text(
+            value, field=field_name.replace("_", " "), max_length=200, code="invalid_name"
+        )
+
+    return cleaner
+
+
+_CLEANERS: dict[str, Callable[[Any], Any]] = {
+    "external_id": _external_id,
+    "email": clean.optional_email,
+    "first_name": _name("first_name"),
+    "last_name": _name("last_name"),
+    "patronymic": _name("patronymic"),
+    "locale": clean.optional_locale,
+    "phone": clean.optional_phone,
+    "custom_fields": lambda v: clean.custom_field_map(v if v is not None else {}),
+    "tags": lambda v: clean.tag_list(v if v is not None else ()),
+    "manager_id": lambda v: clean.optional_id(v, field="manager_id"),
+    "store_id": lambda v: clean.optional_id(v, field="store_id"),
+}
+
+
+def _clean(patch: CustomerPatch) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, cleaner in _CLEANERS.items():
+        value = getattr(patch, name)
+        if value is not UNSET:
+            values[name] = cleaner(value)
+    return values
+
+
+def _check_references(conn: Connection, values: Mapping[str, Any]) -> None:
+    # Checked by hand (not left to the foreign key) so the error names what is missing.
+    manager_id = values.get("manager_id")
+    if (
+        manager_id is not None
+        and conn.execute(select(users.c.id).where(users.c.id == manager_id)).first() is None
+    ):
+        raise InputError(f"No user with id {manager_id}.", code="manager_not_found")
+    store_id = values.get("store_id")
+    if (
+        store_id is not None
+        and conn.execute(select(stores.c.id).where(stores.c.id == store_id)).first() is None
+    ):
+        raise InputError(f"No store with id {store_id}.", code="store_not_found")
+
+
+def _external_id_taken(external_id: Any) -> ConflictError:
+    return ConflictError(
+        f"Another customer already has the external id {external_id!r}.", code="external_id_taken"
+    )
+
+
+def _insert(conn: Connection, values: Mapping[str, Any]) -> int:
+    _check_references(conn, values)
+    now = datetime.now(UTC)
+    row = {"custom_fields": {}, "tags": [], **values, "created_at": now, "updated_at": now}
+    try:
+        with conn.begin_nested():
+            customer_id: int = conn.execute(
+                insert(customers).values(**row).returning(customers.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        raise _external_id_taken(values.get("external_id")) from None
+    return customer_id
+
+
+def _update(conn: Connection, customer_id: int, values: Mapping[str, Any]) -> None:
+    _check_references(conn, values)
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(customers)
+                .where(customers.c.id == customer_id)
+                .values(**values, updated_at=datetime.now(UTC))
+            )
+    except IntegrityError:
+        raise _external_id_taken(values.get("external_id")) from None
+
+
+def _import_row(conn: Connection, item: CustomerImportRow) -> bool:
+    """Apply one import row; True when it created a customer."""
+    values = _clean(item.fields)
+    if item.manager_login is not None:
+        values["manager_id"] = _agree(values, "manager_id", _user_id(conn, item.manager_login), "manager")
+    if item.store_code is not None:
+        values["store_id"] = _agree(values, "store_id", _store_id(conn, item.store_code), "store")
+    external_id = values.get("external_id")
+    if external_id is not None:
+        existing = conn.execute(
+            select(customers.c.id).where(customers.c.external_id == external_id)
+        ).scalar_one_or_none()
+        if existing is not None:
+            _update(conn, existing, values)
+            return False
+    _insert(conn, values)
+    return True
+
+
+def _agree(values: Mapping[str, Any], key: str, resolved: int, what: str) -> int:
+    given = values.get(key)
+    if given is not None and given != resolved:
+        raise InputError(
+            f"The row names two different {what}s ({key} {given} and another by name).",
+            code=f"{what}_mismatch",
+        )
+    return resolved
+
+
+def _user_id(conn: Connection, login: str) -> int:
+    found = conn.execute(select(users.c.id).where(users.c.login == login.strip())).scalar_one_or_none()
+    if found is None:
+        raise InputError(f"No user with the login {login.strip()[:120]!r}.", code="manager_not_found")
+    return int(found)
+
+
+def _store_id(conn: Connection, code: str) -> int:
+    found = conn.execute(select(stores.c.id).where(stores.c.code == code.strip())).scalar_one_or_none()
+    if found is None:
+        raise InputError(f"No store with the code {code.strip()[:64]!r}.", code="store_not_found")
+    return int(found)
