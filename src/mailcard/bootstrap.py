@@ -7,6 +7,7 @@ Nothing is built at import time anywhere in mailcard; the CLI, the server and th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -31,8 +32,13 @@ from mailcard.smtp_accounts import SmtpAccountStore
 
 if TYPE_CHECKING:
     # Content pieces (templates, validation, MIME) load only where messages are composed, not in workers.
+    from mailcard.card import CardService
     from mailcard.compose import Composer
+    from mailcard.flows import FlowEngine, FlowRunner, FlowService
     from mailcard.rendering import TemplateEngine
+    from mailcard.senders.addresses import SenderAddressStore
+    from mailcard.senders.choices import SenderChoices
+    from mailcard.senders.confirmations import SenderConfirmations
 
 
 @dataclass
@@ -94,6 +100,85 @@ class Container:
         from mailcard.compose import Composer
 
         return Composer(self.outbox, templates=self.templates)
+
+    @cached_property
+    def sender_addresses(self) -> SenderAddressStore:
+        from mailcard.senders.addresses import SenderAddressStore
+
+        return SenderAddressStore(self.engine)
+
+    @cached_property
+    def sender_choices(self) -> SenderChoices:
+        from mailcard.senders.choices import SenderChoices
+
+        return SenderChoices(users=self.users, stores=self.stores, addresses=self.sender_addresses)
+
+    @cached_property
+    def confirmations(self) -> SenderConfirmations:
+        from datetime import timedelta
+
+        from mailcard.senders.confirmations import SenderConfirmations
+
+        return SenderConfirmations(
+            self.engine,
+            users=self.users,
+            stores=self.stores,
+            addresses=self.sender_addresses,
+            composer=self.composer(),
+            public_url=self.settings.public_url,
+            system_sender=self.settings.system_sender_address(),
+            lifetime=timedelta(hours=self.settings.confirmation_hours),
+        )
+
+    @cached_property
+    def card(self) -> CardService:
+        from mailcard.card import CardService
+
+        return CardService(
+            engine=self.engine,
+            customers=self.customers,
+            stores=self.stores,
+            templates=self.templates_store,
+            users=self.users,
+            choices=self.sender_choices,
+            accounts=self.accounts,
+            composer=self.composer(),
+            outbox=self.outbox,
+            engine_templates=self.templates,
+        )
+
+    def flows(self) -> FlowService:
+        from mailcard.flows import FlowService, FlowStore
+        from mailcard.flows.check import FlowChecker
+
+        checker = FlowChecker(self.templates, self.accounts, self.users)
+        return FlowService(FlowStore(self.engine), checker, self.accounts, self.templates)
+
+    def flow_engine(self) -> FlowEngine:
+        from mailcard.flows import FlowEngine, FlowStore
+        from mailcard.flows.customers import customer_context
+
+        return FlowEngine(
+            FlowStore(self.engine),
+            composer=self.composer(),
+            outbox=self.outbox,
+            accounts=self.accounts,
+            users=self.users,
+            templates=self.templates,
+            customers=lambda customer_id: customer_context(self.engine, customer_id),
+            system_sender=self.settings.system_sender_address(),
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    def flow_runner(self) -> FlowRunner:
+        """Advances flow runs; runs beside the delivery worker in ``mailcard run`` and ``mailcard worker``."""
+        from mailcard.flows import FlowRunner
+
+        return FlowRunner(
+            self.flow_engine(),
+            poll_seconds=self.settings.worker_poll_seconds,
+            batch_size=self.settings.worker_batch_size,
+        )
 
     def with_default_ca(self, settings: SmtpSettings) -> SmtpSettings:
         """``settings`` with the installation's CA file when they name none (applied at use, never stored)."""

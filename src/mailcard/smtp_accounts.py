@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from mailcard.crypto import SecretBox
-from mailcard.db.schema import smtp_accounts
+from mailcard.db.schema import outbox_messages, smtp_accounts
 from mailcard.delivery.accounts import AccountLimits, ResolvedAccount
 from mailcard.delivery.settings import SmtpSettings
-from mailcard.errors import ConfigurationError, NotFoundError
+from mailcard.errors import ConfigurationError, ConflictError, NotFoundError
 
 _T = smtp_accounts
 DEVINBOX_KEY = "devinbox"
@@ -159,6 +159,21 @@ class SmtpAccountStore:
                 hint="List accounts with `mailcard smtp list`, or pass an SMTP URL.",
             )
         return _to_account(row._mapping)
+
+    def delete(self, account_id: int) -> None:
+        """Remove an account no message refers to (delivery history keeps its account)."""
+        with self._engine.begin() as conn:
+            used = conn.execute(
+                select(outbox_messages.c.id).where(outbox_messages.c.smtp_account_id == account_id).limit(1)
+            ).first()
+            if used is not None:
+                raise ConflictError(
+                    "Messages in the outbox were sent or are queued through this account, so it stays.",
+                    code="smtp_account_in_use",
+                    hint="Stop using it as default or on senders instead; its history remains readable.",
+                )
+            if not conn.execute(delete(_T).where(_T.c.id == account_id)).rowcount:
+                raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
 
     def list(self, *, include_inline: bool = False) -> list[SmtpAccount]:
         query = select(_T).order_by(_T.c.name)

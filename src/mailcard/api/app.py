@@ -34,6 +34,13 @@ log = logging.getLogger("mailcard.api")
 ROUTE_MODULES: tuple[str, ...] = (
     "auth",
     "users",
+    "users_import",
+    "customers",
+    "stores",
+    "templates",
+    "card",
+    "senders",
+    "smtp_accounts",
 )
 
 PROBLEM_SCHEMA: dict[str, Any] = {
