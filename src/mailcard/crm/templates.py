@@ -186,9 +186,9 @@ class TemplateStore:
             try:
                 renderer.compile(source, RenderOptions(autoescape=autoescape), name=part)
             except TemplateError as error:
-                where = f" at line {error.line}, column {error.column}" if error.line is not None else ""
+                # The engine's message already names the line and column.
                 raise TemplateSyntaxError(
-                    f"The {part} does not compile{where}: {error.message}",
+                    f"The {part} does not compile: {error.message}",
                     line=error.line,
                     column=error.column,
                     name=part,
