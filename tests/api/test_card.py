@@ -213,7 +213,7 @@ def test_a_wrong_code_is_refused_and_a_resent_code_replaces_the_old_one(card: Ca
         stale = olga.post(
             "/api/senders/confirmations/code", json={"kind": "user", "id": card.olga.id, "code": first}
         )
-        assert stale.json()["code"] == "confirmation_invalid"
+        assert stale.json()["code"] == "confirmation_code_wrong"  # only the newest code counts
     ok = olga.post(
         "/api/senders/confirmations/code", json={"kind": "user", "id": card.olga.id, "code": second}
     )
