@@ -165,7 +165,7 @@ class Container:
             accounts=self.accounts,
             users=self.users,
             templates=self.templates,
-            customers=lambda customer_id: customer_context(self.engine, customer_id),
+            customers=lambda customer_id: customer_context(self.customers, customer_id),
             system_sender=self.settings.system_sender_address(),
             lease_seconds=self.settings.lease_seconds,
         )

@@ -12,7 +12,8 @@ them; nothing above an adapter catches a foreign exception.
     │   └── SmtpUrlError               an SMTP URL or inline SMTP settings that cannot be used
     ├── InputError                     bad input from a user or a script (CLI usage, API body)
     │   ├── AddressError               an e-mail address or recipient list that does not parse
-    │   └── HeaderInjectionError       CR, LF or NUL where a header value goes
+    │   ├── HeaderInjectionError       CR, LF or NUL where a header value goes
+    │   └── FlowInvalidError           a flow definition with error findings; carries all of them
     ├── TemplateError                  a template that does not compile or render (line, column)
     │   ├── TemplateSyntaxError
     │   ├── TemplateRuntimeError
@@ -43,6 +44,7 @@ __all__ = [
     "ConflictError",
     "ContentBlockedError",
     "DeliveryError",
+    "FlowInvalidError",
     "HeaderInjectionError",
     "InputError",
     "MailcardError",
@@ -112,6 +114,21 @@ class AddressError(InputError):
 
 class HeaderInjectionError(InputError):
     code = "header_injection"
+
+
+class FlowInvalidError(InputError):
+    """A flow definition that cannot be activated; ``findings`` lists every problem at once."""
+
+    code = "flow_invalid"
+
+    def __init__(self, message: str, *, findings: Sequence[Any], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = list(findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["findings"] = [f.to_dict() if hasattr(f, "to_dict") else f for f in self.findings]
+        return data
 
 
 class TemplateError(MailcardError):
