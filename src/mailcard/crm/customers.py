@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from mailcard.crm import fields as clean
-from mailcard.crm.fields import UNSET, Unset
+from mailcard.crm.fields import MAX_ID, UNSET, Unset
 from mailcard.crm.importing import ImportResult, RowError
 from mailcard.db.schema import customers, stores, users
 from mailcard.errors import ConflictError, InputError, MailcardError, NotFoundError
@@ -208,8 +208,8 @@ class CustomerStore:
 
     def delete(self, customer_id: int) -> None:
         with self._engine.begin() as conn:
-            if conn.execute(delete(customers).where(customers.c.id == customer_id)).rowcount == 0:
-                raise _not_found(customer_id)
+            _get(conn, customer_id)
+            conn.execute(delete(customers).where(customers.c.id == customer_id))
 
     def import_many(self, rows: Sequence[CustomerImportRow]) -> ImportResult:
         """Create or update every row in one transaction; a bad row is reported and changes nothing.
@@ -244,6 +244,8 @@ def _not_found(customer_id: int) -> NotFoundError:
 
 
 def _get(conn: Connection, customer_id: int) -> Customer:
+    if not 1 <= customer_id <= MAX_ID:  # no such row, and the database driver could not even bind it
+        raise _not_found(customer_id)
     row = conn.execute(select(customers).where(customers.c.id == customer_id)).first()
     if row is None:
         raise _not_found(customer_id)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailcard.crm import fields as clean
-from mailcard.crm.fields import UNSET, Unset
+from mailcard.crm.fields import MAX_ID, UNSET, Unset
 from mailcard.crm.importing import ImportResult, RowError
 from mailcard.db.schema import smtp_accounts, stores
 from mailcard.errors import ConflictError, InputError, MailcardError, NotFoundError
@@ -148,14 +148,16 @@ class StoreStore:
 
     def delete(self, store_id: int) -> None:
         with self._engine.begin() as conn:
-            if conn.execute(delete(stores).where(stores.c.id == store_id)).rowcount == 0:
-                raise _not_found(store_id)
+            _get(conn, store_id)
+            conn.execute(delete(stores).where(stores.c.id == store_id))
 
     def mark_sender_confirmed(self, store_id: int, email: str) -> None:
         """Record proof of ownership of ``email``, unless the store's address changed meanwhile.
 
         A proof for an address the store no longer has is void, so nothing changes then.
         """
+        if not 1 <= store_id <= MAX_ID:
+            return
         now = datetime.now(UTC)
         with self._engine.begin() as conn:
             conn.execute(
@@ -190,6 +192,8 @@ def _not_found(store_id: int) -> NotFoundError:
 
 
 def _get(conn: Connection, store_id: int) -> Store:
+    if not 1 <= store_id <= MAX_ID:  # no such row, and the database driver could not even bind it
+        raise _not_found(store_id)
     row = conn.execute(select(stores).where(stores.c.id == store_id)).first()
     if row is None:
         raise _not_found(store_id)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from mailcard.crm import fields as clean
+from mailcard.crm.fields import MAX_ID
 from mailcard.db.schema import templates
 from mailcard.errors import ContentBlockedError, InputError, NotFoundError, TemplateError, TemplateSyntaxError
 from mailcard.validation import ContentToCheck, Finding, LinkPolicy, check_content
@@ -158,8 +159,8 @@ class TemplateStore:
 
     def delete(self, template_id: int) -> None:
         with self._engine.begin() as conn:
-            if conn.execute(delete(templates).where(templates.c.id == template_id)).rowcount == 0:
-                raise _not_found(template_id)
+            _get(conn, template_id)
+            conn.execute(delete(templates).where(templates.c.id == template_id))
 
     # -- checks --------------------------------------------------------------------------------------
 
@@ -201,6 +202,8 @@ def _not_found(template_id: int) -> NotFoundError:
 
 
 def _get(conn: Connection, template_id: int) -> Template:
+    if not 1 <= template_id <= MAX_ID:  # no such row, and the database driver could not even bind it
+        raise _not_found(template_id)
     row = conn.execute(select(templates).where(templates.c.id == template_id)).first()
     if row is None:
         raise _not_found(template_id)
