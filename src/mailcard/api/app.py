@@ -41,6 +41,9 @@ ROUTE_MODULES: tuple[str, ...] = (
     "card",
     "senders",
     "smtp_accounts",
+    "flows",
+    "events",
+    "tasks",
 )
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -71,17 +74,22 @@ def create_app(container: Container, services: Services = Services(worker=False)
         stop = asyncio.Event()
         inbox: DevInbox | None = None
         worker_task: asyncio.Task[None] | None = None
+        runner_task: asyncio.Task[None] | None = None
         if services.devinbox:
             inbox = DevInbox(container.devinbox, port=container.settings.devinbox_port)
             await inbox.start()
         if services.worker:
             worker = container.worker()
             worker_task = asyncio.create_task(worker.run(stop))
+            # Flow runs advance beside delivery: a send_email block waits for the row the worker settles.
+            runner_task = asyncio.create_task(container.flow_runner().run(stop))
         app.state.devinbox = inbox
         try:
             yield
         finally:
             stop.set()
+            if runner_task is not None:
+                await runner_task
             if worker_task is not None:
                 await worker_task
                 await worker.aclose()
