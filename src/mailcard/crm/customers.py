@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -196,13 +197,14 @@ class CustomerStore:
     def create(self, new: NewCustomer) -> Customer:
         values = _clean(CustomerPatch(**{f.name: getattr(new, f.name) for f in fields(new)}))
         with self._engine.begin() as conn:
-            customer_id = _insert(conn, values)
-            return _get(conn, customer_id)
+            _References(conn).check(values)
+            return _get(conn, _insert(conn, values))
 
     def update(self, customer_id: int, patch: CustomerPatch) -> Customer:
         values = _clean(patch)
         with self._engine.begin() as conn:
             _get(conn, customer_id)
+            _References(conn).check(values)
             _update(conn, customer_id, values)
             return _get(conn, customer_id)
 
@@ -220,10 +222,11 @@ class CustomerStore:
         created = updated = 0
         errors: list[RowError] = []
         with self._engine.begin() as conn:
+            importer = _Importer(conn, rows)
             for item in rows:
                 savepoint = conn.begin_nested()
                 try:
-                    was_created = _import_row(conn, item)
+                    was_created = importer.apply(item)
                 except MailcardError as error:
                     savepoint.rollback()
                     errors.append(RowError(row=item.row, code=error.code, message=error.message))
@@ -336,20 +339,49 @@ def _clean(patch: CustomerPatch) -> dict[str, Any]:
     return values
 
 
-def _check_references(conn: Connection, values: Mapping[str, Any]) -> None:
-    # Checked by hand (not left to the foreign key) so the error names what is missing.
-    manager_id = values.get("manager_id")
-    if (
-        manager_id is not None
-        and conn.execute(select(users.c.id).where(users.c.id == manager_id)).first() is None
-    ):
-        raise InputError(f"No user with id {manager_id}.", code="manager_not_found")
-    store_id = values.get("store_id")
-    if (
-        store_id is not None
-        and conn.execute(select(stores.c.id).where(stores.c.id == store_id)).first() is None
-    ):
-        raise InputError(f"No store with id {store_id}.", code="store_not_found")
+class _References:
+    """Whether the users and stores a customer points to exist, each looked up once per transaction.
+
+    Checked by hand (not left to the foreign keys) so the error names what is missing; remembered
+    because an import checks the same few managers and stores on every row.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._known: dict[tuple[str, object], int | None] = {}
+
+    def _lookup(self, kind: str, key: object) -> int | None:
+        if (kind, key) not in self._known:
+            column = {
+                "user": users.c.id,
+                "store": stores.c.id,
+                "login": users.c.login,
+                "code": stores.c.code,
+            }[kind]
+            table = users if kind in ("user", "login") else stores
+            found = self._conn.execute(select(table.c.id).where(column == key)).scalar_one_or_none()
+            self._known[(kind, key)] = None if found is None else int(found)
+        return self._known[(kind, key)]
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        manager_id = values.get("manager_id")
+        if manager_id is not None and self._lookup("user", manager_id) is None:
+            raise InputError(f"No user with id {manager_id}.", code="manager_not_found")
+        store_id = values.get("store_id")
+        if store_id is not None and self._lookup("store", store_id) is None:
+            raise InputError(f"No store with id {store_id}.", code="store_not_found")
+
+    def user_id(self, login: str) -> int:
+        found = self._lookup("login", login.strip())
+        if found is None:
+            raise InputError(f"No user with the login {login.strip()[:120]!r}.", code="manager_not_found")
+        return found
+
+    def store_id(self, code: str) -> int:
+        found = self._lookup("code", code.strip())
+        if found is None:
+            raise InputError(f"No store with the code {code.strip()[:64]!r}.", code="store_not_found")
+        return found
 
 
 def _external_id_taken(external_id: Any) -> ConflictError:
@@ -358,50 +390,71 @@ def _external_id_taken(external_id: Any) -> ConflictError:
     )
 
 
+# Values go in as parameters, not into the statement, so an import compiles each statement once.
+_INSERT = insert(customers).returning(customers.c.id)
+_UPDATE = update(customers).where(customers.c.id == bindparam("customer_id_"))
+
+# An IntegrityError aborts the statement's transaction (or the import row's savepoint) anyway, so no
+# savepoint of their own is needed here: the caller's rollback undoes the row.
+
+
 def _insert(conn: Connection, values: Mapping[str, Any]) -> int:
-    _check_references(conn, values)
     now = datetime.now(UTC)
     row = {"custom_fields": {}, "tags": [], **values, "created_at": now, "updated_at": now}
     try:
-        with conn.begin_nested():
-            customer_id: int = conn.execute(
-                insert(customers).values(**row).returning(customers.c.id)
-            ).scalar_one()
+        customer_id: int = conn.execute(_INSERT, row).scalar_one()
     except IntegrityError:
         raise _external_id_taken(values.get("external_id")) from None
     return customer_id
 
 
 def _update(conn: Connection, customer_id: int, values: Mapping[str, Any]) -> None:
-    _check_references(conn, values)
     try:
-        with conn.begin_nested():
-            conn.execute(
-                update(customers)
-                .where(customers.c.id == customer_id)
-                .values(**values, updated_at=datetime.now(UTC))
-            )
+        conn.execute(_UPDATE, {**values, "updated_at": datetime.now(UTC), "customer_id_": customer_id})
     except IntegrityError:
         raise _external_id_taken(values.get("external_id")) from None
 
 
-def _import_row(conn: Connection, item: CustomerImportRow) -> bool:
-    """Apply one import row; True when it created a customer."""
-    values = _clean(item.fields)
-    if item.manager_login is not None:
-        values["manager_id"] = _agree(values, "manager_id", _user_id(conn, item.manager_login), "manager")
-    if item.store_code is not None:
-        values["store_id"] = _agree(values, "store_id", _store_id(conn, item.store_code), "store")
-    external_id = values.get("external_id")
-    if external_id is not None:
-        existing = conn.execute(
-            select(customers.c.id).where(customers.c.external_id == external_id)
-        ).scalar_one_or_none()
+class _Importer:
+    """Applies import rows inside one transaction, knowing which external ids exist as it goes."""
+
+    def __init__(self, conn: Connection, rows: Sequence[CustomerImportRow]) -> None:
+        self._conn = conn
+        self._references = _References(conn)
+        self._ids_by_external = self._existing_external_ids(rows)
+
+    def _existing_external_ids(self, rows: Sequence[CustomerImportRow]) -> dict[str, int]:
+        wanted = sorted({r.fields.external_id.strip() for r in rows if isinstance(r.fields.external_id, str)})
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(customers.c.external_id, customers.c.id).where(customers.c.external_id.in_(chunk))
+            found.update(self._conn.execute(query).tuples().all())
+        return found
+
+    def apply(self, item: CustomerImportRow) -> bool:
+        """Apply one row; True when it created a customer. Raises MailcardError for a bad row."""
+        values = _clean(item.fields)
+        if item.manager_login is not None:
+            values["manager_id"] = _agree(
+                values, "manager_id", self._references.user_id(item.manager_login), "manager"
+            )
+        if item.store_code is not None:
+            values["store_id"] = _agree(
+                values, "store_id", self._references.store_id(item.store_code), "store"
+            )
+        self._references.check(values)
+        external_id = values.get("external_id")
+        existing = self._ids_by_external.get(external_id) if external_id is not None else None
         if existing is not None:
-            _update(conn, existing, values)
+            _update(self._conn, existing, values)
             return False
-    _insert(conn, values)
-    return True
+        customer_id = _insert(self._conn, values)
+        if external_id is not None:
+            # The insert is the row's last step, so a remembered id is never one a rollback undid.
+            # A later row with the same external id updates this one.
+            self._ids_by_external[external_id] = customer_id
+        return True
 
 
 def _agree(values: Mapping[str, Any], key: str, resolved: int, what: str) -> int:
@@ -412,17 +465,3 @@ def _agree(values: Mapping[str, Any], key: str, resolved: int, what: str) -> int
             code=f"{what}_mismatch",
         )
     return resolved
-
-
-def _user_id(conn: Connection, login: str) -> int:
-    found = conn.execute(select(users.c.id).where(users.c.login == login.strip())).scalar_one_or_none()
-    if found is None:
-        raise InputError(f"No user with the login {login.strip()[:120]!r}.", code="manager_not_found")
-    return int(found)
-
-
-def _store_id(conn: Connection, code: str) -> int:
-    found = conn.execute(select(stores.c.id).where(stores.c.code == code.strip())).scalar_one_or_none()
-    if found is None:
-        raise InputError(f"No store with the code {code.strip()[:64]!r}.", code="store_not_found")
-    return int(found)
