@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# Demo users, customers and templates go into an empty database (MAILCARD_DEMO_DATA=false make run: none).
 run: install
 	$(BIN)/mailcard db upgrade
-	$(BIN)/mailcard run
+	MAILCARD_DEMO_DATA=$${MAILCARD_DEMO_DATA:-true} $(BIN)/mailcard run
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server_cmd",
     "check_cmd",
     "render_cmd",
+    "user_cmd",
 )
 
 

@@ -74,6 +74,8 @@ def register(app: typer.Typer) -> None:
         with handled(as_json=False), container() as mailcard:
             settings = mailcard.settings
             _configure_logging(settings.log_level)
+            if settings.demo_data:
+                _load_demo(mailcard)
             if devinbox is None:
                 devinbox = (
                     settings.devinbox_enabled
@@ -91,6 +93,18 @@ def register(app: typer.Typer) -> None:
                 lifespan="on",
             )
             CleanExitServer(config).run()
+
+
+def _load_demo(mailcard: Any) -> None:
+    """MAILCARD_DEMO_DATA=true: fill an empty database; a database with users is left alone."""
+    from mailcard.demo import load_demo_if_empty
+
+    summary = load_demo_if_empty(mailcard)
+    if summary is not None:
+        logins = ", ".join(f"{login} / {password}" for login, password in summary.passwords.items())
+        console.print(
+            f"[bold yellow]Demo data loaded[/] (published passwords, never in production): {logins}"
+        )
 
 
 class CleanExitServer(uvicorn.Server):
