@@ -429,7 +429,7 @@ class _Importer:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             query = select(customers.c.external_id, customers.c.id).where(customers.c.external_id.in_(chunk))
-            found.update(self._conn.execute(query).tuples().all())
+            found.update((external_id, customer_id) for external_id, customer_id in self._conn.execute(query))
         return found
 
     def apply(self, item: CustomerImportRow) -> bool:
