@@ -75,7 +75,8 @@ class SmtpSettings:
 
     def __post_init__(self) -> None:
         if not self.host or any(c in self.host for c in " /\\@\r\n\0"):
-            raise SmtpUrlError(f"SMTP host {self.host!r} is not a host name", hint=_URL_HINT)
+            # A whole URL pasted where the host goes may carry a password: never echo it.
+            raise SmtpUrlError(f"SMTP host {_shown(self.host)} is not a host name", hint=_URL_HINT)
         if not 0 < self.port < 65536:
             raise SmtpUrlError(f"SMTP port {self.port} is out of range (1-65535)", hint=_URL_HINT)
         if self.security not in get_args(Security):
