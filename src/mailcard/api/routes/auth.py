@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Response
+from fastapi import APIRouter, Cookie, Path, Response
 from pydantic import BaseModel, Field
 
 from mailcard.api.deps import SESSION_COOKIE, ContainerDep, CurrentUser
 from mailcard.api.schemas import UserOut
+from mailcard.crm.fields import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["auth"])
+
+# Ids stay inside what every database holds: a larger one is refused here, not by the driver.
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="The token's id.")]
 
 
 class LoginIn(BaseModel):
@@ -98,6 +102,6 @@ def create_token(body: TokenIn, principal: CurrentUser, container: ContainerDep)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, principal: CurrentUser, container: ContainerDep) -> None:
+def revoke_token(token_id: TokenId, principal: CurrentUser, container: ContainerDep) -> None:
     """Revoke one of the caller's tokens."""
     container.credentials.revoke_token(principal.user_id, token_id)

@@ -5,19 +5,24 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser
+from mailcard.crm.fields import MAX_ID
 from mailcard.errors import MailcardError
 
 router = APIRouter(prefix="/api", tags=["senders"])
 
+# Ids stay inside what every database holds: a larger one is refused here, not by the driver.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+AddressId = Annotated[int, Path(ge=1, le=MAX_ID, description="The additional address's id.")]
+
 
 class ConfirmationIn(BaseModel):
     kind: Literal["user", "store", "address"]
-    id: int = Field(description="The user's, store's or additional address's id.")
+    id: Id = Field(description="The user's, store's or additional address's id.")
 
 
 class CodeIn(ConfirmationIn):
@@ -44,15 +49,15 @@ class SenderAddressIn(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     name: str | None = Field(None, max_length=200)
     all_users: bool = Field(False, description="Every manager may send from it; else only `user_ids`.")
-    user_ids: list[int] = Field(default_factory=list, max_length=1000)
-    smtp_account_id: int | None = None
+    user_ids: list[Id] = Field(default_factory=list, max_length=1000)
+    smtp_account_id: Id | None = None
 
 
 class SenderAddressPatch(BaseModel):
     name: str | None = Field(None, max_length=200)
     all_users: bool | None = None
-    user_ids: list[int] | None = Field(None, max_length=1000)
-    smtp_account_id: int | None = None
+    user_ids: list[Id] | None = Field(None, max_length=1000)
+    smtp_account_id: Id | None = None
 
 
 class SenderAddressOut(BaseModel):
@@ -127,7 +132,7 @@ def create_address(body: SenderAddressIn, principal: AdminUser, container: Conta
 
 @router.patch("/sender-addresses/{address_id}", response_model=SenderAddressOut)
 def update_address(
-    address_id: int, body: SenderAddressPatch, principal: AdminUser, container: ContainerDep
+    address_id: AddressId, body: SenderAddressPatch, principal: AdminUser, container: ContainerDep
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     address = container.sender_addresses.update(
@@ -142,7 +147,7 @@ def update_address(
 
 
 @router.delete("/sender-addresses/{address_id}", status_code=204)
-def delete_address(address_id: int, principal: AdminUser, container: ContainerDep) -> None:
+def delete_address(address_id: AddressId, principal: AdminUser, container: ContainerDep) -> None:
     container.sender_addresses.delete(address_id)
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from mailcard.api.deps import AdminUser, ContainerDep
+from mailcard.crm.fields import MAX_ID
 from mailcard.delivery.accounts import AccountLimits
 from mailcard.delivery.settings import SmtpSettings
 from mailcard.secret import Secret
 
 router = APIRouter(prefix="/api/smtp-accounts", tags=["smtp accounts"])
+
+# Ids stay inside what every database holds: a larger one is refused here, not by the driver.
+AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="The SMTP account's id.")]
 
 
 class SmtpAccountIn(BaseModel):
@@ -103,18 +107,18 @@ def save_account(body: SmtpAccountIn, principal: AdminUser, container: Container
 
 
 @router.get("/{account_id}", response_model=SmtpAccountOut)
-def get_account(account_id: int, principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
+def get_account(account_id: AccountId, principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
     return container.accounts.get(account_id).to_dict()
 
 
 @router.delete("/{account_id}", status_code=204)
-def delete_account(account_id: int, principal: AdminUser, container: ContainerDep) -> None:
+def delete_account(account_id: AccountId, principal: AdminUser, container: ContainerDep) -> None:
     container.accounts.delete(account_id)
 
 
 @router.post("/{account_id}/test", response_model=ProbeOut)
 async def test_account(
-    account_id: int, body: ProbeIn, principal: AdminUser, container: ContainerDep
+    account_id: AccountId, body: ProbeIn, principal: AdminUser, container: ContainerDep
 ) -> dict[str, Any]:
     """Connect, start TLS, log in and try MAIL FROM (and RCPT TO): nothing is sent."""
     from mailcard.delivery.probe import probe

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging
 from mailcard.api.schemas import UserOut
+from mailcard.crm.fields import MAX_ID
 from mailcard.errors import PermissionDeniedError
 from mailcard.identity import NewUser, Role, UserPatch
 
 router = APIRouter(prefix="/api/users", tags=["users"])
+
+# Ids stay inside what every database holds: a larger one is refused here, not by the driver.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
 
 
 class UserIn(BaseModel):
@@ -21,7 +26,7 @@ class UserIn(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     role: Literal["admin", "manager"] = "manager"
     password: str | None = Field(None, min_length=8, max_length=1024)
-    store_ids: list[int] = Field(default_factory=list, max_length=1000)
+    store_ids: list[Id] = Field(default_factory=list, max_length=1000)
 
 
 class UserPatchIn(BaseModel):
@@ -33,7 +38,7 @@ class UserPatchIn(BaseModel):
         None, description="Allow the (confirmed) address to be used as a sender. The user or an admin."
     )
     password: str | None = Field(None, min_length=8, max_length=1024)
-    store_ids: list[int] | None = Field(None, max_length=1000)
+    store_ids: list[Id] | None = Field(None, max_length=1000)
 
 
 # What a user may change about themselves without being an admin.
@@ -62,7 +67,7 @@ def create_user(body: UserIn, principal: AdminUser, container: ContainerDep) -> 
 
 
 @router.get("/{user_id}", response_model=UserOut)
-def get_user(user_id: int, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
+def get_user(user_id: UserId, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
     if not principal.is_admin and principal.user_id != user_id:
         raise PermissionDeniedError("You may only see your own user.", code="not_your_user")
     return container.users.get(user_id).to_dict()
@@ -70,7 +75,7 @@ def get_user(user_id: int, principal: CurrentUser, container: ContainerDep) -> d
 
 @router.patch("/{user_id}", response_model=UserOut)
 def update_user(
-    user_id: int, body: UserPatchIn, principal: CurrentUser, container: ContainerDep
+    user_id: UserId, body: UserPatchIn, principal: CurrentUser, container: ContainerDep
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     if not principal.is_admin:
@@ -102,7 +107,7 @@ def update_user(
 
 
 @router.delete("/{user_id}", status_code=204)
-def delete_user(user_id: int, principal: AdminUser, container: ContainerDep) -> None:
+def delete_user(user_id: UserId, principal: AdminUser, container: ContainerDep) -> None:
     if user_id == principal.user_id:
         raise PermissionDeniedError("You cannot delete yourself.", code="cannot_delete_self")
     container.users.delete(user_id)
