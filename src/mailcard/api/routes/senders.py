@@ -96,7 +96,11 @@ def confirmation_page(token: Annotated[str, Query(min_length=1, max_length=200)]
     )
 
 
-@router.post("/senders/confirm", response_class=HTMLResponse)
+@router.post(
+    "/senders/confirm",
+    response_class=HTMLResponse,
+    responses={400: {"description": "Not confirmed: a page saying why.", "content": {"text/html": {}}}},
+)
 def confirm_with_link(
     token: Annotated[str, Form(min_length=1, max_length=200)], container: ContainerDep
 ) -> HTMLResponse:
