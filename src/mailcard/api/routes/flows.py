@@ -6,12 +6,13 @@ are for administrators. A run's trace (every block's input and output) comes wit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field, model_validator
 
 from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging
+from mailcard.crm.fields import MAX_ID
 from mailcard.flows import flow_json_schema
 
 router = APIRouter(prefix="/api/flows", tags=["flows"])
@@ -97,7 +98,11 @@ def list_versions(flow_id: str, principal: CurrentUser, container: ContainerDep)
 
 @router.get("/{flow_id}/versions/{version}")
 def get_version(
-    flow_id: str, version: int, principal: CurrentUser, container: ContainerDep
+    flow_id: str,
+    # Inside what every database holds: a larger number is refused here, not by the driver.
+    version: Annotated[int, Path(ge=1, le=MAX_ID)],
+    principal: CurrentUser,
+    container: ContainerDep,
 ) -> dict[str, Any]:
     return container.flows().store.version(flow_id, version).to_dict()
 

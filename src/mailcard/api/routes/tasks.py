@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from mailcard.api.deps import ContainerDep, CurrentUser, Page, Paging
 from mailcard.bootstrap import Container
+from mailcard.crm.fields import MAX_ID
 from mailcard.errors import NotFoundError
 from mailcard.flows.store import AgentTask
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+# Ids stay inside what every database holds: a larger one is refused here, not by the driver.
+TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="The task's id.")]
 
 
 @router.get("")
@@ -30,12 +34,12 @@ def list_tasks(
 
 
 @router.get("/{task_id}")
-def get_task(task_id: int, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
+def get_task(task_id: TaskId, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
     return _visible(task_id, principal.user_id, principal.is_admin, container).to_dict()
 
 
 @router.post("/{task_id}/done")
-def mark_done(task_id: int, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
+def mark_done(task_id: TaskId, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
     _visible(task_id, principal.user_id, principal.is_admin, container)
     return container.flows().store.complete_task(task_id, principal.user_id, now=datetime.now(UTC)).to_dict()
 
