@@ -12,14 +12,14 @@ them; nothing above an adapter catches a foreign exception.
     │   └── SmtpUrlError               an SMTP URL or inline SMTP settings that cannot be used
     ├── InputError                     bad input from a user or a script (CLI usage, API body)
     │   ├── AddressError               an e-mail address or recipient list that does not parse
-    │   ├── HeaderInjectionError       CR, LF or NUL where a header value goes
-    │   └── FlowInvalidError           a flow definition with error findings; carries all of them
+    │   └── HeaderInjectionError       CR, LF or NUL where a header value goes
     ├── TemplateError                  a template that does not compile or render (line, column)
     │   ├── TemplateSyntaxError
     │   ├── TemplateRuntimeError
     │   ├── UnresolvedVariableError    strict mode: a variable the context does not have
     │   └── TemplateLimitError         a runaway template: output size, loop steps, time
     ├── ContentBlockedError            validation found an error-severity finding; carries findings
+    ├── FlowInvalidError               a flow with error findings is not activated; carries all of them
     ├── NotFoundError
     ├── ConflictError
     ├── AuthenticationError            who are you? (401)
@@ -116,10 +116,14 @@ class HeaderInjectionError(InputError):
     code = "header_injection"
 
 
-class FlowInvalidError(InputError):
-    """A flow definition that cannot be activated; ``findings`` lists every problem at once."""
+class FlowInvalidError(MailcardError):
+    """A flow definition that cannot be activated; ``findings`` lists every problem at once.
+
+    Like :class:`ContentBlockedError` (not an :class:`InputError`): the activation ran and refused.
+    """
 
     code = "flow_invalid"
+    http_status = 422
 
     def __init__(self, message: str, *, findings: Sequence[Any], hint: str | None = None) -> None:
         super().__init__(message, hint=hint)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.acceptance.conftest import cli, mailcard_env  # noqa: F401 - the CLI fixtures, shared
 
 from mailcard.bootstrap import Container, build
 from mailcard.delivery.transport import Transport

@@ -183,3 +183,14 @@ def test_only_active_flows_start_runs(container: Container) -> None:
         IncomingEvent("e2", "order.created", {"email": "a@example.com"}, {"order": {"number": "1"}})
     )
     assert len(accepted.runs) == 1
+
+
+def test_the_shipped_examples_are_valid_and_activate(container: Container) -> None:
+    from tests.flows.conftest import EXAMPLES
+
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        checked = container.flows().validate(path.read_text("utf-8"), filename=path.name)
+        assert checked.valid and checked.findings == [], (path.name, checked.findings)
+        assert container.flows().activate(path.read_text("utf-8")).version.version == 1
+    ids = {f.id for f in container.flows().store.list_flows()}
+    assert ids == {"appointment-confirmation", "order-follow-up", "retry-then-notify"}

@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server_cmd",
     "check_cmd",
     "render_cmd",
+    "flow_cmd",
+    "event_cmd",
     "user_cmd",
 )
 

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         with handled(as_json=False), container() as mailcard:
             _configure_logging(mailcard.settings.log_level)
             overrides: dict[str, Any] = {"concurrency": concurrency} if concurrency else {}
-            asyncio.run(_run_worker(mailcard.worker(**overrides)))
+            asyncio.run(_run_worker(mailcard.worker(**overrides), mailcard.flow_runner()))
 
     @app.command()
     def run(
@@ -126,18 +126,23 @@ class CleanExitServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-async def _run_worker(delivery_worker: object) -> None:
+async def _run_worker(delivery_worker: object, flow_runner: object) -> None:
     from mailcard.delivery.worker import DeliveryWorker
+    from mailcard.flows import FlowRunner
 
-    assert isinstance(delivery_worker, DeliveryWorker)
+    assert isinstance(delivery_worker, DeliveryWorker) and isinstance(flow_runner, FlowRunner)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     logging.getLogger("mailcard.worker").info("worker %s started", delivery_worker.worker_id)
+    # Flow runs advance in the same process: a send_email block waits for the row the worker settles.
+    runner = asyncio.create_task(flow_runner.run(stop))
     try:
         await delivery_worker.run(stop)
     finally:
+        stop.set()
+        await runner
         await delivery_worker.aclose()
         logging.getLogger("mailcard.worker").info(
             "worker stopped: %s sent, %s failed, %s to retry",
