@@ -204,6 +204,11 @@ class SmtpAccountStore:
                 return account
         return next((a for a in saved if a.is_default), None)
 
+    @property
+    def fallback(self) -> SmtpSettings | None:
+        """The installation's account from ``MAILCARD_SMTP_URL``, used when no saved account applies."""
+        return self._fallback
+
     def has_real_account(self) -> bool:
         return self._fallback is not None or any(a.is_default for a in self.list())
 

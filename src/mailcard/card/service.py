@@ -338,7 +338,7 @@ class CardService:
             )
         subject, preheader, html, text, template_id = self._content(email)
         account = self._accounts.for_sender(choice.email, explicit_id=choice.smtp_account_id)
-        warning = sender_account_warning(choice.email, account)
+        warning = sender_account_warning(choice.email, account, fallback=self._accounts.fallback)
         name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
         request = EmailRequest(
             sender=choice.mailbox,
