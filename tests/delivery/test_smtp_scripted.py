@@ -12,7 +12,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
-from tests.support.scripted_smtp import CLOSE, HANG, Garbage, ScriptedSmtpServer, TestPki
+from tests.support.scripted_smtp import (
+    CLOSE,
+    DEFAULT_EXTENSIONS,
+    HANG,
+    Garbage,
+    ScriptedSmtpServer,
+    TestPki,
+)
 
 from mailcard.delivery.settings import Security, SmtpSettings
 from mailcard.delivery.smtp import SmtpTransport
@@ -23,6 +30,8 @@ from mailcard.secret import Secret
 MESSAGE = b"From: shop@example.test\r\nTo: c@example.test\r\nSubject: Hi\r\n\r\nHello\r\n"
 ENVELOPE = Envelope("shop@example.test", ("c@example.test",))
 PASSWORD = "pä$$ wörd 密码"
+# The scripted server offers PIPELINING by default; these tests cover the one-command-at-a-time path.
+NO_PIPELINING = [e for e in DEFAULT_EXTENSIONS if e != "PIPELINING"]
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
@@ -270,6 +279,19 @@ async def test_452_for_every_recipient_is_rate_limited(
     server.on("RCPT", "452 4.5.3 Error: too many recipients", times=None)
     error = await failure(transport.send(settings_for(server), ENVELOPE, MESSAGE))
     assert (error.reason, error.transient, error.smtp_code) == ("rate_limited", True, 452)
+    # Pipelined (RFC 2920): DATA went out with MAIL and RCPT and the server refused it (554);
+    # no body was sent and the connection was reset for the next message.
+    assert server.sessions[0].verbs[1:] == ["MAIL", "RCPT", "DATA", "RSET"]
+    assert server.messages == []
+
+
+@with_server(extensions=NO_PIPELINING)
+async def test_452_for_every_recipient_without_pipelining_sends_no_data(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    server.on("RCPT", "452 4.5.3 Error: too many recipients", times=None)
+    error = await failure(transport.send(settings_for(server), ENVELOPE, MESSAGE))
+    assert (error.reason, error.transient, error.smtp_code) == ("rate_limited", True, 452)
     assert "DATA" not in server.sessions[0].verbs
 
 
@@ -343,6 +365,68 @@ def test_invalid_envelope_never_reaches_the_server(envelope: Envelope, detail: s
 async def test_null_sender_is_allowed(server: ScriptedSmtpServer, transport: SmtpTransport) -> None:
     await transport.send(settings_for(server), Envelope("", ("c@example.test",)), MESSAGE)
     assert "MAIL FROM:<>" in server.sessions[0].commands[1]
+
+
+# -- PIPELINING (RFC 2920) ----------------------------------------------------------------------------
+
+
+@with_server()
+async def test_pipelined_group_is_one_write_and_replies_are_read_in_order(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    envelope = Envelope("shop@example.test", ("a@example.test", "b@example.test"))
+    server.on("RCPT", "550-5.1.1 <a@example.test>: first line\n550 5.1.1 second line", match="a@")
+    result = await transport.send(settings_for(server), envelope, MESSAGE)
+    assert result.accepted == ("b@example.test",)
+    # A multi-line reply is joined with newlines, exactly as aiosmtplib reported it.
+    assert result.refused == {
+        "a@example.test": (550, "5.1.1 <a@example.test>: first line\n5.1.1 second line")
+    }
+    assert server.sessions[0].verbs[1:] == ["MAIL", "RCPT", "RCPT", "DATA"]
+    assert server.messages[0].rcpt_to == ["b@example.test"]
+
+
+@with_server()
+async def test_pipelined_sender_refusal_drains_the_group_and_keeps_the_connection(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    server.on("MAIL", "553 5.7.1 <shop@example.test>: Sender address rejected: not owned by user u")
+    error = await failure(transport.send(settings_for(server), ENVELOPE, MESSAGE))
+    assert (error.reason, error.smtp_code) == ("sender_rejected", 553)
+    # RCPT and DATA were answered 503/554; those replies are read before RSET, not taken for the
+    # next message's.
+    result = await transport.send(settings_for(server), ENVELOPE, MESSAGE)
+    assert result.smtp_code == 250
+    assert len(server.sessions) == 1
+    assert server.sessions[0].verbs[1:] == ["MAIL", "RCPT", "DATA", "RSET", "MAIL", "RCPT", "DATA"]
+    assert len(server.messages) == 1
+
+
+@with_server()
+async def test_pipelined_354_without_recipients_closes_the_connection(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    # A non-conforming server that wants a body although it refused every recipient: the body is
+    # never sent, and the connection (waiting for a body) is not reused.
+    server.on("RCPT", "550 5.1.1 User unknown")
+    server.on("DATA", "354 go ahead")
+    error = await failure(transport.send(settings_for(server), ENVELOPE, MESSAGE))
+    assert (error.reason, error.smtp_code) == ("recipient_rejected", 550)
+    await transport.send(settings_for(server), ENVELOPE, MESSAGE)
+    assert len(server.sessions) == 2
+    assert server.sessions[0].messages == []
+    assert len(server.messages) == 1
+
+
+@with_server(extensions=NO_PIPELINING)
+async def test_without_pipelining_one_command_at_a_time(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    data = b"Subject: dots\n\n.leading dot\nend"
+    result = await transport.send(settings_for(server), ENVELOPE, data)
+    assert result.smtp_code == 250
+    assert server.messages[0].data == b"Subject: dots\r\n\r\n.leading dot\r\nend\r\n"
+    assert server.sessions[0].verbs[1:] == ["MAIL", "RCPT", "DATA"]
 
 
 # -- TLS mix-ups and trust ---------------------------------------------------------------------------
@@ -460,6 +544,20 @@ async def test_different_accounts_do_not_share_connections(
 
 @with_server()
 async def test_refused_transaction_is_reset_and_connection_kept(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    server.on("RCPT", "550 5.1.1 User unknown")
+    error = await failure(transport.send(settings_for(server), ENVELOPE, MESSAGE))
+    assert error.reason == "recipient_rejected"
+    await transport.send(settings_for(server), ENVELOPE, MESSAGE)
+    assert len(server.sessions) == 1
+    # The pipelined DATA's refusal is read before RSET, so the next message's replies line up.
+    assert server.sessions[0].verbs[1:6] == ["MAIL", "RCPT", "DATA", "RSET", "MAIL"]
+    assert len(server.messages) == 1
+
+
+@with_server(extensions=NO_PIPELINING)
+async def test_refused_transaction_is_reset_and_connection_kept_without_pipelining(
     server: ScriptedSmtpServer, transport: SmtpTransport
 ) -> None:
     server.on("RCPT", "550 5.1.1 User unknown")

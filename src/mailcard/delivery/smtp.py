@@ -6,7 +6,9 @@ This module owns the SMTP conversation and the connection pool:
   ``security="none"`` was chosen — with certificate verification on by default;
 * logging in with AUTH PLAIN or LOGIN (UTF-8, so non-ASCII passwords work);
 * the transaction: ``MAIL FROM`` (with ``SIZE``, ``SMTPUTF8``, ``BODY=8BITMIME`` when they apply),
-  one ``RCPT TO`` per recipient, ``DATA``;
+  one ``RCPT TO`` per recipient, ``DATA``; with RFC 2920 PIPELINING when the server offers it
+  (``MAIL``, every ``RCPT`` and ``DATA`` in one write, replies read in order), one command at a time
+  otherwise;
 * a small pool per account (:attr:`SmtpSettings.key`): at most ``max_connections_per_account``
   connections, reused until idle for ``idle_timeout`` seconds or after
   ``max_messages_per_connection`` messages; a connection in doubt is closed, never reused;
@@ -18,8 +20,10 @@ Retries across attempts are the worker's business. The one retry done here: when
 connection turns out to be dead before the server accepted ``MAIL FROM``, the message is tried
 once more on a fresh connection — nothing can have been delivered yet, so this cannot duplicate.
 
-PIPELINING is not used: aiosmtplib sends one command and waits for its reply (its protocol
-parses one reply per read), and the gain is bounded by round trips; see docs/smtp.md.
+aiosmtplib connects, secures and logs in; the transaction runs on
+:class:`~mailcard.delivery.wire.SmtpChannel`, a small protocol of our own on the same transport,
+because aiosmtplib cannot pipeline and its one-reply-per-command reads made delivery CPU-bound
+(see that module and docs/smtp.md).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from mailcard.delivery.classify import (
 )
 from mailcard.delivery.settings import SmtpSettings, build_tls_context
 from mailcard.delivery.transport import Envelope, SendResult
+from mailcard.delivery.wire import Reply, SmtpChannel
 from mailcard.errors import DeliveryError
 
 __all__ = [
@@ -66,6 +71,7 @@ StepCallback = Callable[[str, str], None]
 """``on_step(step, detail)``: told after each SMTP step that succeeded (the probe lists them)."""
 _FOREIGN: Final = (aiosmtplib.SMTPException, OSError, TimeoutError, EOFError)
 _LINE_ENDINGS: Final = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+_LEADING_DOT: Final = re.compile(rb"(?m)^(?=\.)")
 _BAD_ADDRESS_CHARS: Final = re.compile(r"[\x00-\x20<>\x7f]")
 # Failures that mean "this connection is dead", as opposed to "the server said no".
 _DEAD_CONNECTION: Final = frozenset({"connection_lost", "timeout", "server_unavailable"})
@@ -90,30 +96,41 @@ class _Step:
 
 @dataclass
 class SmtpConnection:
-    """One logged-in SMTP connection, ready for transactions."""
+    """One logged-in SMTP connection, ready for transactions.
+
+    ``smtp`` did the connecting, STARTTLS and AUTH and is kept for what it learnt (EHLO extensions,
+    TLS details); every command after that goes through ``channel``.
+    """
 
     smtp: aiosmtplib.SMTP
     settings: SmtpSettings
     context: ClassifyContext
+    channel: SmtpChannel
     last_used: float = 0.0
     messages: int = 0
+    extensions: frozenset[str] = frozenset()
 
     @property
     def is_connected(self) -> bool:
-        return self.smtp.is_connected
+        return self.channel.is_connected
+
+    @property
+    def pipelining(self) -> bool:
+        return "pipelining" in self.extensions
 
     def supports(self, extension: str) -> bool:
-        return self.smtp.supports_extension(extension)
+        return extension.lower() in self.extensions
 
     def close(self) -> None:
+        self.channel.close()
         self.smtp.close()
 
     async def quit(self) -> None:
         """Say goodbye politely (briefly: nothing depends on the answer any more)."""
         with contextlib.suppress(*_FOREIGN):
-            if self.smtp.is_connected:
-                await self.smtp.quit(timeout=min(self.settings.timeout, 2.0))
-        self.smtp.close()
+            if self.channel.is_connected:
+                await self.channel.command(b"QUIT\r\n", min(self.settings.timeout, 2.0))
+        self.close()
 
 
 @dataclass
@@ -331,10 +348,11 @@ async def open_connection(
                 step.phase = "auth"
                 mechanism = await _login(smtp, settings, context)
                 done("auth", f"logged in as {settings.username} with AUTH {mechanism}")
+            channel = SmtpChannel.take_over(smtp, settings.timeout)
     except BaseException:
         smtp.close()
         raise
-    return SmtpConnection(smtp, settings, context)
+    return SmtpConnection(smtp, settings, context, channel, extensions=frozenset(smtp.esmtp_extensions))
 
 
 async def send_transaction(
@@ -344,24 +362,62 @@ async def send_transaction(
     progress: TransactionProgress | None = None,
     on_step: StepCallback | None = None,
 ) -> SendResult:
-    """MAIL, RCPT..., DATA on a ready connection; raises :class:`DeliveryError`."""
-    smtp = connection.smtp
+    """MAIL, RCPT..., DATA on a ready connection; raises :class:`DeliveryError`.
+
+    With PIPELINING, MAIL, every RCPT and DATA are written at once (RFC 2920 §3.1: DATA ends the
+    group) and the replies read in order; the body goes out only after ``354``. Without it, one
+    command at a time, and no DATA when every recipient was refused.
+    """
+    channel = connection.channel
     step = _Step("mail")
     progress = progress or TransactionProgress()
     done = on_step or _ignore_step
     with _translated(step, connection.context):
-        await _mail_from(connection, envelope, data, done)
+        utf8 = _check_smtputf8(connection, envelope)
+        body, size = _wire_body(data)
+        mail = _mail_command(connection, envelope, data, size, utf8)
+        encoding = "utf-8" if utf8 else "ascii"
+        rcpts = [f"RCPT TO:<{r}>\r\n".encode(encoding) for r in envelope.recipients]
+        pipelined = connection.pipelining
+        if pipelined:
+            count = len(rcpts) + 2
+            channel.write(b"".join([mail, *rcpts, b"DATA\r\n"]), count)
+            await channel.wait(count)
+            reply = channel.next_reply()
+        else:
+            reply = await channel.command(mail)
+        _expect_mail(reply, envelope, done)
         progress.mail_accepted = True
         step.phase = "rcpt"
-        accepted, refused = await _rcpt_to(connection, envelope, done)
+        accepted: list[str] = []
+        refusals: list[aiosmtplib.SMTPRecipientRefused] = []
+        for recipient, line in zip(envelope.recipients, rcpts, strict=True):
+            reply = channel.next_reply() if pipelined else await channel.command(line)
+            _take_rcpt(reply, recipient, accepted, refusals, done)
         step.phase = "data"
-        response = await smtp.data(data)
-        done("data", f"{response.code} {response.message}")
+        if pipelined:
+            reply = channel.next_reply()
+            if not accepted:
+                if reply.code == 354:
+                    # A server that wants a body for nobody: we cannot end DATA safely.
+                    channel.close()
+                raise aiosmtplib.SMTPRecipientsRefused(refusals)
+        elif not accepted:
+            raise aiosmtplib.SMTPRecipientsRefused(refusals)
+        else:
+            reply = await channel.command(b"DATA\r\n")
+        if reply.code != 354:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.text)
+        channel.write(body, 1)
+        response = await channel.reply()
+        if response.code != 250:
+            raise aiosmtplib.SMTPDataError(response.code, response.text)
+        done("data", f"{response.code} {response.text}")
     return SendResult(
         smtp_code=response.code,
-        server_text=response.message,
+        server_text=response.text,
         accepted=tuple(accepted),
-        refused={r: (code, text) for r, (code, text) in refused.items()},
+        refused={r.recipient: (r.code, r.message) for r in refusals},
     )
 
 
@@ -370,66 +426,86 @@ async def check_envelope(
 ) -> None:
     """MAIL FROM and RCPT TO (if any recipients), then RSET: would the server take this envelope?
 
-    Nothing is sent. Raises :class:`DeliveryError` for the first refusal.
+    Nothing is sent. Raises :class:`DeliveryError` for the first refusal. One command at a time:
+    the probe reports each step.
     """
+    channel = connection.channel
     step = _Step("mail")
     done = on_step or _ignore_step
     with _translated(step, connection.context):
-        await _mail_from(connection, envelope, data, done)
+        utf8 = _check_smtputf8(connection, envelope)
+        mail = _mail_command(connection, envelope, data, _wire_body(data)[1], utf8)
+        _expect_mail(await channel.command(mail), envelope, done)
         if envelope.recipients:
             step.phase = "rcpt"
-            await _rcpt_to(connection, envelope, done)
+            accepted: list[str] = []
+            refusals: list[aiosmtplib.SMTPRecipientRefused] = []
+            encoding = "utf-8" if utf8 else "ascii"
+            for recipient in envelope.recipients:
+                line = f"RCPT TO:<{recipient}>\r\n".encode(encoding)
+                _take_rcpt(await channel.command(line), recipient, accepted, refusals, done)
+            if not accepted:
+                raise aiosmtplib.SMTPRecipientsRefused(refusals)
         step.phase = "quit"
-        response = await connection.smtp.rset()
-        done("rset", f"{response.code} {response.message}")
+        response = await channel.command(b"RSET\r\n")
+        if response.code != 250:
+            raise aiosmtplib.SMTPResponseException(response.code, response.text)
+        done("rset", f"{response.code} {response.text}")
 
 
 def _ignore_step(phase: str, detail: str) -> None:
     pass
 
 
-async def _mail_from(connection: SmtpConnection, envelope: Envelope, data: bytes, done: StepCallback) -> None:
-    smtp = connection.smtp
-    utf8 = envelope.smtputf8 or not _envelope_is_ascii(envelope)
-    if utf8 and not smtp.supports_extension("smtputf8"):
+def _check_smtputf8(connection: SmtpConnection, envelope: Envelope) -> bool:
+    """Whether the transaction needs SMTPUTF8; raises when it does and the server lacks it."""
+    ascii_envelope = _envelope_is_ascii(envelope)
+    utf8 = envelope.smtputf8 or not ascii_envelope
+    if utf8 and not connection.supports("smtputf8"):
         raise delivery_error(
             "smtputf8_unsupported",
             detail="the server does not offer SMTPUTF8, needed for "
-            + ("non-ASCII addresses" if not _envelope_is_ascii(envelope) else "this message"),
+            + ("non-ASCII addresses" if not ascii_envelope else "this message"),
             step="mail",
         )
-    options: list[str] = []
-    if smtp.supports_extension("size"):
+    return utf8
+
+
+def _mail_command(
+    connection: SmtpConnection, envelope: Envelope, data: bytes, size: int, utf8: bool
+) -> bytes:
+    options = ""
+    if connection.supports("size"):
         # RFC 1870: lets the server refuse an oversized message before we upload it.
-        options.append(f"SIZE={len(_normalized(data))}")
+        options += f" SIZE={size}"
     if utf8:
-        options.append("SMTPUTF8")
-    if not data.isascii() and smtp.supports_extension("8bitmime"):
-        options.append("BODY=8BITMIME")
-    response = await smtp.mail(envelope.sender, options=options, encoding="utf-8" if utf8 else "ascii")
-    done("mail", f"{response.code} {response.message}")
+        options += " SMTPUTF8"
+    if not data.isascii() and connection.supports("8bitmime"):
+        options += " BODY=8BITMIME"
+    return f"MAIL FROM:<{envelope.sender}>{options}\r\n".encode("utf-8" if utf8 else "ascii")
 
 
-async def _rcpt_to(
-    connection: SmtpConnection, envelope: Envelope, done: StepCallback
-) -> tuple[list[str], dict[str, tuple[int, str]]]:
-    smtp = connection.smtp
-    encoding = "utf-8" if (envelope.smtputf8 or not _envelope_is_ascii(envelope)) else "ascii"
-    accepted: list[str] = []
-    refusals: list[aiosmtplib.SMTPRecipientRefused] = []
-    for recipient in envelope.recipients:
-        try:
-            response = await smtp.rcpt(recipient, encoding=encoding)
-        except aiosmtplib.SMTPRecipientRefused as refusal:
-            if refusal.code == 421 or not smtp.is_connected:
-                raise  # the server is closing: the whole transaction is off
-            refusals.append(refusal)
-        else:
-            accepted.append(recipient)
-            done("rcpt", f"{recipient}: {response.code} {response.message}")
-    if not accepted:
-        raise aiosmtplib.SMTPRecipientsRefused(refusals)
-    return accepted, {r.recipient: (r.code, r.message) for r in refusals}
+def _expect_mail(reply: Reply, envelope: Envelope, done: StepCallback) -> None:
+    if reply.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.text, envelope.sender)
+    done("mail", f"{reply.code} {reply.text}")
+
+
+def _take_rcpt(
+    reply: Reply,
+    recipient: str,
+    accepted: list[str],
+    refusals: list[aiosmtplib.SMTPRecipientRefused],
+    done: StepCallback,
+) -> None:
+    if reply.code in (250, 251):
+        accepted.append(recipient)
+        done("rcpt", f"{recipient}: {reply.code} {reply.text}")
+        return
+    refusal = aiosmtplib.SMTPRecipientRefused(reply.code, reply.text, recipient)
+    if reply.code == 421:
+        raise refusal  # the server is closing: the whole transaction is off
+    refusals.append(refusal)
 
 
 async def _login(smtp: aiosmtplib.SMTP, settings: SmtpSettings, context: ClassifyContext) -> str:
@@ -470,9 +546,21 @@ async def _login(smtp: aiosmtplib.SMTP, settings: SmtpSettings, context: Classif
 
 
 async def _reset_or_close(connection: SmtpConnection) -> None:
-    """After a refused transaction, RSET so the connection can serve the next message."""
+    """After a refused transaction, RSET so the connection can serve the next message.
+
+    A pipelined group may still owe replies (RCPT and DATA after a refused MAIL): they are read
+    first. A ``354`` among them means the server waits for a body; such a connection is closed.
+    """
+    channel = connection.channel
     try:
-        await connection.smtp.rset()
+        if channel.owed:
+            await channel.wait(channel.owed)
+            while channel.owed:
+                if channel.next_reply().code == 354:
+                    connection.close()
+                    return
+        if (await channel.command(b"RSET\r\n")).code != 250:
+            connection.close()
     except _FOREIGN:
         connection.close()
 
@@ -509,10 +597,19 @@ def _envelope_is_ascii(envelope: Envelope) -> bool:
     return envelope.sender.isascii() and all(r.isascii() for r in envelope.recipients)
 
 
-def _normalized(data: bytes) -> bytes:
-    """The message as it goes over the wire (CRLF line endings, final CRLF): what SIZE counts."""
-    normalized = _LINE_ENDINGS.sub(b"\r\n", data)
-    return normalized if normalized.endswith(b"\r\n") else normalized + b"\r\n"
+def _wire_body(data: bytes) -> tuple[bytes, int]:
+    """The message as DATA sends it (CRLF line endings, a final CRLF, dots stuffed, then ``.CRLF``),
+    and its size for ``SIZE=`` (the normalised message before dot-stuffing, as before)."""
+    # Messages from mailcard's MIME builder already use CRLF only: skip the regex for them.
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        data = _LINE_ENDINGS.sub(b"\r\n", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    size = len(data)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b".", data)
+    return data + b".\r\n", size
 
 
 def _tls_description(smtp: aiosmtplib.SMTP) -> str:
