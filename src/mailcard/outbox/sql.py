@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Engine, RowMapping, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Engine,
+    RowMapping,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailcard.db.schema import delivery_attempts, outbox_messages, sqlite_timestamp
@@ -107,6 +118,8 @@ class SqlOutboxStore:
         now: datetime,
         ids: Sequence[str] | None = None,
     ) -> list[ClaimedMessage]:
+        if self._dialect == "sqlite":
+            return self._sqlite_claim(worker, limit=limit, lease_seconds=lease_seconds, now=now, ids=ids)
         due = or_(
             and_(_T.c.status.in_([MessageStatus.QUEUED, MessageStatus.RETRY]), _T.c.next_attempt_at <= now),
             and_(_T.c.status == MessageStatus.SENDING, _T.c.lease_expires_at < now),
@@ -142,6 +155,47 @@ class SqlOutboxStore:
                 created_at=r.created_at,
                 retry_max_attempts=r.retry_max_attempts,
                 retry_base_seconds=r.retry_base_seconds,
+            )
+            for r in rows
+        ]
+
+    def _sqlite_claim(
+        self,
+        worker: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        ids: Sequence[str] | None,
+    ) -> list[ClaimedMessage]:
+        """The claim on SQLite, through the DB-API (see :data:`_SQLITE_CLAIM` for why)."""
+        stamp = sqlite_timestamp(now)
+        wanted = list(ids) if ids is not None else []
+        id_filter = f" AND id IN ({', '.join('?' * len(wanted))})" if ids is not None else ""
+        branch: list[Any] = [stamp, *wanted, limit]
+        params = [
+            worker,
+            sqlite_timestamp(now + timedelta(seconds=lease_seconds)),
+            stamp,
+            *branch,
+            *branch,
+            *branch,
+            limit,
+        ]
+        with self._engine.begin() as conn:
+            rows = conn.exec_driver_sql(_SQLITE_CLAIM.format(ids=id_filter), tuple(params)).all()
+        return [
+            ClaimedMessage(
+                id=r[0],
+                smtp_account_id=r[1],
+                envelope_from=r[2],
+                envelope_to=tuple(json.loads(r[3])),
+                smtputf8=bool(r[4]),
+                data=r[5],
+                attempt_number=r[6] + 1,
+                created_at=datetime.fromisoformat(r[7]).replace(tzinfo=UTC),
+                retry_max_attempts=r[8],
+                retry_base_seconds=r[9],
             )
             for r in rows
         ]
@@ -296,6 +350,30 @@ class SqlOutboxStore:
         if row is None:
             raise message_not_found(message_id)
         return _to_message(row._mapping)
+
+
+# The claim on SQLite. Two things made the one-statement ``OR`` query of PostgreSQL slow here:
+# SQLite answers the ``OR`` with a multi-index scan that collects every due message and sorts them all
+# (a claim cost time proportional to the queue's length), and building the statement with SQLAlchemy
+# cost about 1 ms of CPU per claim, paid even when nothing is due (a worker polls). So: plain SQL, and
+# one ordered, limited range of ``ix_outbox_due`` (status, next_attempt_at) per status, which reads at
+# most ``limit`` rows each (``sending`` reads only the messages in flight). Same set, same order.
+# Timestamps are compared in the form ``UtcDateTime`` stores (:func:`sqlite_timestamp`).
+_SQLITE_CLAIM = (
+    "UPDATE outbox_messages SET status = 'sending', lease_owner = ?, lease_expires_at = ?, updated_at = ? "
+    "WHERE id IN (SELECT id FROM ("
+    "SELECT * FROM (SELECT id, next_attempt_at FROM outbox_messages WHERE status = 'queued' "
+    "AND next_attempt_at <= ?{ids} ORDER BY next_attempt_at LIMIT ?) "
+    "UNION ALL "
+    "SELECT * FROM (SELECT id, next_attempt_at FROM outbox_messages WHERE status = 'retry' "
+    "AND next_attempt_at <= ?{ids} ORDER BY next_attempt_at LIMIT ?) "
+    "UNION ALL "
+    "SELECT * FROM (SELECT id, next_attempt_at FROM outbox_messages WHERE status = 'sending' "
+    "AND lease_expires_at < ?{ids} ORDER BY next_attempt_at LIMIT ?)"
+    ") ORDER BY next_attempt_at LIMIT ?) "
+    "RETURNING id, smtp_account_id, envelope_from, envelope_to, smtputf8, data, attempt_count, created_at, "
+    "retry_max_attempts, retry_base_seconds"
+)
 
 
 def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
