@@ -567,10 +567,13 @@ class FlowStore:
 
     def _write_step(self, conn: Connection, run_id: str, step: StepWrite) -> None:
         if step.complete_existing:
+            where = (flow_run_steps.c.run_id == run_id, flow_run_steps.c.seq == step.seq)
+            # Keep what the step recorded when it started waiting (e.g. content warnings).
+            started = conn.execute(select(flow_run_steps.c.output).where(*where)).scalar_one_or_none() or {}
             conn.execute(
                 update(flow_run_steps)
-                .where(flow_run_steps.c.run_id == run_id, flow_run_steps.c.seq == step.seq)
-                .values(edge=step.edge, output=step.output, finished_at=step.finished_at)
+                .where(*where)
+                .values(edge=step.edge, output=dict(started) | step.output, finished_at=step.finished_at)
             )
             return
         conn.execute(
