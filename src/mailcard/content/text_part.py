@@ -41,11 +41,15 @@ _LINE: Final = frozenset(
         "thead", "tfoot", "body", "html",
     }
 )  # fmt: skip
+# Tags with work to do on entering or leaving; every other element only passes its children on.
+_BLOCK_OR_SPECIAL: Final = _PARAGRAPH | _LINE | {"br", "hr", "img", "ul", "ol", "li", "a", "pre", "td", "th"}
 _HIDDEN_STYLE: Final = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 # The other common way to hide a preheader (Cerberus, Litmus): collapsed to zero height.
 _ZERO_HEIGHT: Final = re.compile(r"max-height\s*:\s*0(?:px)?\s*(?:!important\s*)?(?:;|$)", re.IGNORECASE)
 _OVERFLOW_HIDDEN: Final = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
 _WS: Final = re.compile(r"[ \t\n\r\f\u00a0\u2007]+")
+# Text that _WS.sub would change: any white space but a single space.
+_NEEDS_COLLAPSE: Final = re.compile(r"[\t\n\r\f\u00a0\u2007]|  ")
 # Invisible characters preheader fillers and templates are full of. ZWJ (U+200D) stays: it is
 # part of emoji sequences.
 _INVISIBLE: Final = re.compile("[\u00ad\u034f\u200b\u200c\u2060\ufeff]")
@@ -103,6 +107,18 @@ class _Writer:
         self.out.append(words)
         self.space = text.endswith(" ")
 
+    def plain(self, text: str) -> None:
+        """:meth:`text` for text that has no invisible characters and no white space but single
+        spaces (the caller checked): nothing to substitute."""
+        if text[0] == " " and not self.at_line_start:
+            self.space = True
+        words = text.strip(" ")
+        if not words:
+            return
+        self._start_text()
+        self.out.append(words)
+        self.space = text[-1] == " "
+
     def pre(self, raw: str) -> None:
         text = _INVISIBLE.sub("", raw).replace("\r\n", "\n").replace("\r", "\n")
         if not text:
@@ -144,76 +160,101 @@ def html_to_text(html: str) -> str:
     if root is None:
         return ""
     writer = _Writer()
+    out = writer.out
     lists: list[list[int]] = []  # per open list: [counter] (counter < 0 for unordered)
     links: list[tuple[int, str]] = []  # per open <a href>: (index in out, href)
     pre_depth = 0
-    # Iterative walk (deeply nested layout tables must not hit the recursion limit).
-    stack: list[tuple[LexborNode, bool]] = [(root, False)]
+    # Iterative walk (deeply nested layout tables must not hit the recursion limit). An entry is a
+    # node to enter, or the tag name of an element being left. This loop runs for every node of
+    # every message (it was a third of composition), hence the inlined checks and the fast path
+    # for plain text below.
+    stack: list[LexborNode | str] = [root]
+    pop = stack.pop
+    push = stack.append
+    extend = stack.extend
+    invisible = _INVISIBLE.search
+    needs_collapse = _NEEDS_COLLAPSE.search
+    blank = _WS.fullmatch
     while stack:
-        node, leaving = stack.pop()
-        tag = node.tag
-        if leaving:
-            if tag in ("ul", "ol"):
-                lists.pop()
-                if lists:  # a nested list ends a line, not a paragraph
+        entry = pop()
+        if isinstance(entry, str):
+            left = entry
+            if left in _BLOCK_OR_SPECIAL:
+                if left in ("ul", "ol"):
+                    lists.pop()
+                    if lists:  # a nested list ends a line, not a paragraph
+                        writer.block(1)
+                        continue
+                elif left == "a":
+                    start, href = links.pop()
+                    label = "".join(out[start:])
+                    suffix = _link_suffix(href, label)
+                    if suffix is not None:
+                        if label.strip():
+                            writer.text(f" ({suffix})")
+                        else:
+                            writer.text(suffix)
+                elif left == "pre":
+                    pre_depth -= 1
+                elif left in ("td", "th"):
+                    writer.cell_separator = not writer.at_line_start and not writer.breaks
+                if left in _PARAGRAPH:
+                    writer.block(2)
+                elif left in _LINE:
                     writer.block(1)
-                    continue
-            elif tag == "a":
-                start, href = links.pop()
-                label = "".join(writer.out[start:])
-                suffix = _link_suffix(href, label)
-                if suffix is not None:
-                    if label.strip():
-                        writer.text(f" ({suffix})")
-                    else:
-                        writer.text(suffix)
-            elif tag == "pre":
-                pre_depth -= 1
-            elif tag in ("td", "th"):
-                writer.cell_separator = not writer.at_line_start and not writer.breaks
-            if tag in _PARAGRAPH:
-                writer.block(2)
-            elif tag in _LINE:
-                writer.block(1)
             continue
+        node = entry
+        tag = node.tag
         if tag == "-text":
             content = node.text_content or ""
             if pre_depth:
                 writer.pre(content)
+            elif invisible(content) is None and needs_collapse(content) is None:
+                # Already collapsed text without invisible characters: what writer.text would do,
+                # without its two substitutions.
+                if content:
+                    writer.plain(content)
+            elif blank(content) is not None:
+                # White space between tags (mostly newlines): at most a space owed.
+                if not writer.at_line_start:
+                    writer.space = True
             else:
                 writer.text(content)
             continue
         if tag is None or tag.startswith("-") or tag in _SKIP or _hidden(node):
             continue
-        if tag in ("ul", "ol") and lists:
-            writer.block(1)  # a nested list starts on the next line, without a blank one
-        elif tag in _PARAGRAPH:
-            writer.block(2)
-        elif tag in _LINE:
-            writer.block(1)
-        if tag == "br":
-            writer.line_break()
-        elif tag == "hr":
-            writer.text("-" * 20)
-        elif tag == "img":
-            writer.text(" " + (node.attributes.get("alt") or "") + " ")
-        elif tag in ("ul", "ol"):
-            lists.append([0 if tag == "ol" else -1])
-        elif tag == "li":
-            indent = "  " * max(len(lists) - 1, 0)
-            if lists and lists[-1][0] >= 0:
-                lists[-1][0] += 1
-                writer.prefix = f"{indent}{lists[-1][0]}. "
-            else:
-                writer.prefix = f"{indent}- "
-        elif tag == "a":
-            links.append((len(writer.out), node.attributes.get("href") or ""))
-        elif tag == "pre":
-            pre_depth += 1
-        stack.append((node, True))
+        if tag in _BLOCK_OR_SPECIAL:
+            if tag in ("ul", "ol") and lists:
+                writer.block(1)  # a nested list starts on the next line, without a blank one
+            elif tag in _PARAGRAPH:
+                writer.block(2)
+            elif tag in _LINE:
+                writer.block(1)
+            if tag == "br":
+                writer.line_break()
+            elif tag == "hr":
+                writer.text("-" * 20)
+            elif tag == "img":
+                writer.text(" " + (node.attributes.get("alt") or "") + " ")
+            elif tag in ("ul", "ol"):
+                lists.append([0 if tag == "ol" else -1])
+            elif tag == "li":
+                indent = "  " * max(len(lists) - 1, 0)
+                if lists and lists[-1][0] >= 0:
+                    lists[-1][0] += 1
+                    writer.prefix = f"{indent}{lists[-1][0]}. "
+                else:
+                    writer.prefix = f"{indent}- "
+            elif tag == "a":
+                links.append((len(out), node.attributes.get("href") or ""))
+            elif tag == "pre":
+                pre_depth += 1
+        push(tag)
         children = list(node.iter(include_text=True))
-        stack.extend((child, False) for child in reversed(children))
-    return _finish("".join(writer.out))
+        if children:
+            children.reverse()
+            extend(children)
+    return _finish("".join(out))
 
 
 def _finish(text: str) -> str:
