@@ -20,6 +20,9 @@ from mailcard.errors import InputError
 __all__ = ["EncodedBody", "encode_body", "normalize_text"]
 
 _SEVEN_BIT_ALLOWED: Final = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+# Bytes quoted-printable may leave literal (binascii.b2a_qp with quotetabs=False); every other byte
+# becomes "=XX", three octets.
+_QP_LITERAL: Final = bytes(b for b in range(0x21, 0x7F) if b != ord("=")) + b" \t\r\n"
 _MAX_7BIT_LINE: Final = 78
 _B64_LINE: Final = 76  # RFC 2045 §6.8: at most 76 characters per encoded line
 _B64_CHUNK: Final = _B64_LINE // 4 * 3
@@ -84,7 +87,13 @@ def encode_body(data: bytes) -> EncodedBody:
     """Pick and apply the transfer encoding for normalised (CRLF) UTF-8 ``data``."""
     if _is_7bit_safe(data):
         return "7bit", data
+    b64_size = _base64_size(len(data))
+    # Quoted-printable is at least the input plus two octets per byte it must escape (soft line
+    # breaks only add). When even that loses to base64 (Cyrillic, CJK), don't encode it at all:
+    # the choice is the same, and b2a_qp was a fifth of the MIME time for such messages.
+    if len(data) + 2 * len(data.translate(None, _QP_LITERAL)) > b64_size:
+        return "base64", _base64(data)
     qp = _quoted_printable(data)
-    if len(qp) <= _base64_size(len(data)):
+    if len(qp) <= b64_size:
         return "quoted-printable", qp
     return "base64", _base64(data)

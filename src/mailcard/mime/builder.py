@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from mailcard.domain.mailbox import Mailbox
@@ -73,6 +74,14 @@ def _mailboxes(boxes: Sequence[Mailbox]) -> list[tuple[str, str]]:
     return [(box.display_name, wire_address(box.address)) for box in boxes]
 
 
+@lru_cache(maxsize=256)
+def _from_field(display_name: str, address: str, utf8: bool) -> tuple[str, str]:
+    """The From field and the sender's wire address. Memoised: a mailing has one sender, and its
+    encoded display name cost as much as the rest of the header."""
+    wire = wire_address(address)
+    return mailbox_list_header("From", [(display_name, wire)], utf8=utf8), wire
+
+
 def _part_headers(media_type: str, cte: str) -> str:
     return f"Content-Type: {media_type}; charset=utf-8\r\nContent-Transfer-Encoding: {cte}\r\n"
 
@@ -90,13 +99,13 @@ def build_message(draft: MessageDraft) -> BuiltMessage:
         or any(needs_smtputf8(box) for box in draft.cc)
         or any(needs_smtputf8(box) for box in draft.reply_to)
     )
-    sender = _mailboxes([draft.sender])
+    from_field, sender_address = _from_field(draft.sender.display_name, draft.sender.address, utf8)
     to = _mailboxes(draft.to)
     cc = _mailboxes(draft.cc)
     message_id = _message_id(draft)
     moment = draft.date if draft.date is not None else datetime.now(UTC)
 
-    head = [f"Date: {format_date(moment)}\r\n", mailbox_list_header("From", sender, utf8=utf8)]
+    head = [f"Date: {format_date(moment)}\r\n", from_field]
     if to:
         head.append(mailbox_list_header("To", to, utf8=utf8))
     if cc:
@@ -140,7 +149,7 @@ def build_message(draft: MessageDraft) -> BuiltMessage:
     return BuiltMessage(
         data=b"".join(chunks),
         message_id=message_id,
-        envelope_from=sender[0][1],
+        envelope_from=sender_address,
         envelope_to=envelope_to,
         smtputf8=utf8,
     )
