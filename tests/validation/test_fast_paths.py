@@ -61,3 +61,49 @@ def test_text_links_found_across_lines_and_backslashes() -> None:
     found = [f.excerpt for f in check_content(ContentToCheck(text=text)).findings]
     assert "bit.ly/abc" in found
     assert any(e and "tinyurl.com" in e for e in found)
+
+
+def test_plain_address_fast_path_agrees_with_email_validator() -> None:
+    # Every address the fast path answers must get exactly email-validator's normalized form, and
+    # every address it declines goes to email-validator anyway; edge pieces are mixed at random.
+    import random
+
+    from email_validator import EmailNotValidError, validate_email
+
+    from mailcard.validation.addresses import _plain_address
+
+    locals_ = [
+        "a",
+        "Anna.B",
+        "x+tag",
+        "_u",
+        "-dash",
+        "a..b",
+        ".a",
+        "a.",
+        "1",
+        "o'neil",
+        "é",
+        "a" * 64,
+        "a" * 65,
+    ]
+    labels = ["example", "Ex-Ample", "xn--80ak6aa92e", "ab--cd", "-x", "x-", "a", "1", "b" * 63, "c" * 64]
+    tlds = ["com", "COM", "c", "123", "test", "local", "onion", "invalid", "localhost", "arpa", "рф", "co"]
+    rng = random.Random(7)
+    answered = 0
+    for _ in range(3000):
+        domain = ".".join(rng.choice(labels) for _ in range(rng.randint(0, 3)) if True)
+        address = f"{rng.choice(locals_)}@{domain + '.' if domain else ''}{rng.choice(tlds)}"
+        fast = _plain_address(address)
+        try:
+            expected: str | None = validate_email(
+                address, check_deliverability=False, test_environment=True
+            ).normalized
+        except EmailNotValidError:
+            expected = None
+        if fast is not None:
+            answered += 1
+            assert fast == expected, address
+    assert answered > 100
+    for everyday in ("anna0@example.com", "John.Smith+news@Mail.Example.CO.UK", "li_na-2@shop.example.test"):
+        assert _plain_address(everyday) is not None, everyday
