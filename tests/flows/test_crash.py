@@ -1,5 +1,6 @@
 """A ``mailcard worker`` killed with SIGKILL in the middle of a run: after a restart the run resumes
-where it was (a delay keeps its end time) and the e-mail reaches the real Postfix exactly once."""
+where it was (a delay keeps its end time), the flow queues its e-mail once, and the e-mail reaches the
+real Postfix once (twice only if the kill cut the SMTP conversation itself, as the outbox documents)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,10 @@ def test_a_killed_worker_resumes_the_run_and_sends_exactly_once(
         first.wait()
     before_restart = state()
     assert before_restart["status"] != "completed" or moment != "during the delay"
+    # Killed in the middle of the SMTP conversation, the message may already be at the server while
+    # its row still says "sending": the outbox then sends it again (at least once; the bound the
+    # delivery crash test holds). Anywhere else the e-mail must arrive exactly once.
+    in_smtp_at_kill = any(m["status"] == "sending" for m in mailcard("outbox", "list")["messages"])
 
     second = start_worker("second")
     try:
@@ -116,9 +121,9 @@ def test_a_killed_worker_resumes_the_run_and_sends_exactly_once(
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0
     postfix.wait_for_messages(to, 1)
-    assert len(postfix.messages(to)) == 1, "sent exactly once"
+    assert len(postfix.messages(to)) <= (2 if in_smtp_at_kill else 1), "sent exactly once"
     final = dict(mailcard("flow", "run", "show", run["id"]))
     assert [s["block_id"] for s in final["trace"]] == ["note", "pause", "remind"]
     assert final["trace"][2]["edge"] == "success" and final["email"]["status"] == "sent"
     [message] = mailcard("outbox", "list")["messages"]
-    assert message["status"] == "sent" and message["flow_run_id"] == run["id"]
+    assert message["status"] == "sent" and message["flow_run_id"] == run["id"], "the flow queued it once"
