@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from mailcard.api.deps import ContainerDep, CurrentUser
+from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser
 from mailcard.flows import IncomingEvent
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -49,7 +49,7 @@ def receive(
 
 
 @router.get("/{event_id}")
-def get_event(event_id: str, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
+def get_event(event_id: str, principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
     store = container.flows().store
     event = store.get_event(event_id)
     return event.to_dict() | {"runs": [r.to_dict() for r in store.runs(event.run_ids)]}

@@ -64,7 +64,7 @@ def activate(body: FlowSubmission, principal: AdminUser, container: ContainerDep
 
 @router.get("/runs")
 def list_runs(
-    principal: CurrentUser,
+    principal: AdminUser,
     container: ContainerDep,
     paging: Paging,
     flow_id: str | None = Query(None, description="Only this flow's runs."),
@@ -77,8 +77,9 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, principal: CurrentUser, container: ContainerDep) -> dict[str, Any]:
-    """A run with its trace: every block executed, with its input, output and the edge taken."""
+def get_run(run_id: str, principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
+    """A run with its trace: every block executed, with its input, output and the edge taken (admins:
+    traces hold customers' data from every store)."""
     store = container.flows().store
     return store.get_run(run_id).to_dict() | {"trace": [s.to_dict() for s in store.steps(run_id)]}
 
