@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailcard.content.preheader import inject_preheader, preheader_for_text_only
+from selectolax.lexbor import LexborHTMLParser
+
+from mailcard.content.preheader import inject_preheader, injection_keeps_tree, preheader_for_text_only
 from mailcard.content.text_part import html_to_text
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import AddressError, ContentBlockedError, InputError, MailcardError
@@ -97,9 +99,12 @@ class Composer:
         subject, preheader, text, html = self._render(request, strict=strict)
         if not text and not html:
             raise InputError("The message has no body: give a text or an HTML body.", code="empty_body")
+        # One parse of the HTML for the validation and, when it is generated, the text part.
+        tree = LexborHTMLParser(html) if html is not None and not text else None
         report = check_content(
             ContentToCheck(subject=subject, preheader=preheader, html=html, text=text),
             policy=self._link_policy,
+            html_tree=tree,
         )
         if report.verdict == "block":
             blocking = [f for f in report.findings if f.severity == "error"]
@@ -110,9 +115,12 @@ class Composer:
         if preheader and not html:
             html = preheader_for_text_only(text or "", preheader)
         elif preheader and html:
-            html = inject_preheader(html, preheader)
+            injected = inject_preheader(html, preheader)
+            if injected is not html and not injection_keeps_tree(html):
+                tree = None  # the hidden block may change how the rest parses: parse again
+            html = injected
         if html and not text:
-            text = html_to_text(html)
+            text = html_to_text(html, tree=tree)
         built = build_message(
             MessageDraft(
                 sender=sender,

@@ -17,7 +17,13 @@ import html as html_lib
 import re
 from typing import Final
 
-__all__ = ["HIDDEN_STYLE", "inject_preheader", "preheader_block", "preheader_for_text_only"]
+__all__ = [
+    "HIDDEN_STYLE",
+    "inject_preheader",
+    "injection_keeps_tree",
+    "preheader_block",
+    "preheader_for_text_only",
+]
 
 HIDDEN_STYLE: Final = (
     "display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;"
@@ -42,6 +48,30 @@ _SCAN: Final = re.compile(
 )
 _SPACES: Final = re.compile(r"\s+")
 
+# A document start that is certainly parsed (HTML5 tree construction) as doctype, comments, <html>,
+# <head>, </head> and head elements, ended by the <body> start tag that creates the body element. Deliberately
+# narrow: anything else (text, scripts, unusual quoting) simply does not match. HTML white space only
+# (not Python's \s); a comment must not contain "--" before its "-->"; an attribute value may be
+# quoted only right after "=", as the tokenizer reads quotes.
+_HTML_WS = r"[ \t\n\r\f]"
+_TAG_REST = rf"""(?=[ \t\n\r\f/>])(?:[^<>"'=]|={_HTML_WS}*"[^"]*"|={_HTML_WS}*'[^']*'|=)*>"""
+_CLEAN_BODY_START: Final = re.compile(
+    rf"""
+    (?:
+        {_HTML_WS}
+      | <!--(?!-?>)(?:[^-]|-(?!-))*-->
+      | <!doctype[^>]*>
+      | <(?:html|head){_TAG_REST}
+      | </head{_HTML_WS}*>
+      | <(?:meta|link|base){_TAG_REST}
+      | <title{_TAG_REST}(?:(?!</title)[^\x00])*</title{_HTML_WS}*>
+      | <style{_TAG_REST}(?:(?!</style)[^\x00])*</style{_HTML_WS}*>
+    )*
+    <body{_TAG_REST}
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
 
 def preheader_block(preheader: str) -> str:
     """The two hidden ``<div>`` blocks: escaped preheader text, then the filler."""
@@ -63,6 +93,15 @@ def _insertion_point(document: str) -> int:
         elif kind == "lead" and after_head < 0:
             after_lead = match.end()
     return after_head if after_head >= 0 else after_lead
+
+
+def injection_keeps_tree(html: str) -> bool:
+    """True when :func:`inject_preheader` puts the block right after the ``<body>`` start tag that
+    creates the body element: the block's two hidden ``<div>`` are then the body's first children and
+    the rest of the document parses exactly as without them (so the text part, which skips hidden
+    elements, can be generated from the tree of ``html`` itself). False when unsure."""
+    at = _insertion_point(html)
+    return at > 0 and _CLEAN_BODY_START.fullmatch(html, 0, at) is not None
 
 
 def inject_preheader(html: str, preheader: str) -> str:

@@ -153,9 +153,14 @@ def _link_suffix(href: str, label: str) -> str | None:
     return url
 
 
-def html_to_text(html: str) -> str:
-    """A plain-text rendering of ``html`` for the text/plain alternative (ends with a newline)."""
-    tree = LexborHTMLParser(html)
+def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
+    """A plain-text rendering of ``html`` for the text/plain alternative (ends with a newline).
+
+    ``tree``: ``html`` already parsed (the composer shares the parse made for content validation,
+    which may have removed ``<style>`` and ``<script>`` elements: they are skipped here anyway).
+    """
+    if tree is None:
+        tree = LexborHTMLParser(html)
     root = tree.root
     if root is None:
         return ""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from selectolax.lexbor import LexborHTMLParser
+
 from mailcard.domain.mailbox import Mailbox
 from mailcard.validation.findings import Finding, Location, Part, Report
 from mailcard.validation.headers import header_injection_finding
@@ -86,8 +88,8 @@ def _header_findings(content: ContentToCheck) -> list[Finding]:
     return findings
 
 
-def _html_findings(html: str, policy: LinkPolicy) -> list[Finding]:
-    analysis = analyse_html(html)
+def _html_findings(html: str, policy: LinkPolicy, parsed: LexborHTMLParser | None) -> list[Finding]:
+    analysis = analyse_html(html, parsed=parsed)
     findings = [
         Finding(
             code=hit.code,
@@ -168,8 +170,18 @@ def _text_link_findings(value: str, part: Part, policy: LinkPolicy) -> list[Find
     return findings
 
 
-def check_content(content: ContentToCheck, policy: LinkPolicy | None = None) -> Report:
-    """Run every content check on ``content`` and return the findings with the verdict."""
+def check_content(
+    content: ContentToCheck,
+    policy: LinkPolicy | None = None,
+    *,
+    html_tree: LexborHTMLParser | None = None,
+) -> Report:
+    """Run every content check on ``content`` and return the findings with the verdict.
+
+    ``html_tree``: ``LexborHTMLParser(content.html)``, when the caller wants to reuse the parse (the
+    composer generates the text part from it). The findings are the same with or without it; the
+    checks remove the tree's ``<style>`` and ``<script>`` elements.
+    """
     policy = policy or LinkPolicy()
     findings = _header_findings(content)
     if content.subject is not None:
@@ -190,7 +202,7 @@ def check_content(content: ContentToCheck, policy: LinkPolicy | None = None) -> 
     if content.preheader is not None:
         findings += _text_link_findings(content.preheader, "preheader", policy)
     if content.html is not None:
-        findings += _html_findings(content.html, policy)
+        findings += _html_findings(content.html, policy, html_tree)
         if not (content.text or "").strip():
             findings.append(
                 Finding(

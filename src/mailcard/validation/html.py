@@ -96,8 +96,16 @@ class _Analyser:
                 message = f"{message.rstrip('.')} ({suffix})."
             self.pending.append(_Pending(hit, code, message))
 
-    def analyse(self, source: str, depth: int, suffix: str, collect_links: bool) -> None:
-        parser = LexborHTMLParser(source)
+    def analyse(
+        self,
+        source: str,
+        depth: int,
+        suffix: str,
+        collect_links: bool,
+        parser: LexborHTMLParser | None = None,
+    ) -> None:
+        if parser is None:
+            parser = LexborHTMLParser(source)
         document = _document(parser)
         scan = scan_tree(
             document, collect_links=collect_links, check_entities=may_contain_script_entities(source)
@@ -164,10 +172,17 @@ class _Locator:
         return line, column
 
 
-def analyse_html(source: str, *, collect_links: bool = True) -> HtmlAnalysis:
-    """Everything the content checks need from one HTML part."""
+def analyse_html(
+    source: str, *, collect_links: bool = True, parsed: LexborHTMLParser | None = None
+) -> HtmlAnalysis:
+    """Everything the content checks need from one HTML part.
+
+    ``parsed``: ``LexborHTMLParser(source)``, when the caller has it (to share one parse with the
+    text part). The analysis removes its ``<style>`` and ``<script>`` elements (with
+    ``collect_links``); nothing else in the tree changes.
+    """
     analyser = _Analyser(collect_links)
-    analyser.analyse(source, 0, "", collect_links)
+    analyser.analyse(source, 0, "", collect_links, parsed)
     result = analyser.result
     if analyser.pending:
         locator = _Locator(source)
