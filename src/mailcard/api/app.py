@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -78,15 +78,20 @@ def create_app(container: Container, services: Services = Services(worker=False)
         if services.devinbox:
             inbox = DevInbox(container.devinbox, port=container.settings.devinbox_port)
             await inbox.start()
+        stop_waking: Callable[[], None] | None = None
         if services.worker:
             worker = container.worker()
             worker_task = asyncio.create_task(worker.run(stop))
+            # Mail queued by this process (the card, confirmations) goes out now, not at the next poll.
+            stop_waking = container.outbox.on_enqueue(worker.wake)
             # Flow runs advance beside delivery: a send_email block waits for the row the worker settles.
             runner_task = asyncio.create_task(container.flow_runner().run(stop))
         app.state.devinbox = inbox
         try:
             yield
         finally:
+            if stop_waking is not None:
+                stop_waking()
             stop.set()
             if runner_task is not None:
                 await runner_task

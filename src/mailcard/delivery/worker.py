@@ -87,6 +87,9 @@ class DeliveryWorker:
         # Claim when at least this many slots are free (half the concurrency, at most a batch).
         self._refill = max(1, min(options.batch_size, options.concurrency // 2))
         self._room = asyncio.Event()
+        # Set by wake(): something was queued in this process, so claim now rather than at the next poll.
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.sent = 0
         self.failed = 0
         self.retried = 0
@@ -95,6 +98,7 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event, *, only_ids: Sequence[str] | None = None) -> None:
         """Deliver until ``stop`` is set; with ``only_ids``, until those messages are settled or waiting."""
+        self._loop = asyncio.get_running_loop()
         flusher = asyncio.create_task(self._flush_loop(stop))
         renewer = asyncio.create_task(self._renew_loop(stop))
         tasks: set[asyncio.Task[None]] = set()
@@ -103,6 +107,8 @@ class DeliveryWorker:
                 free = self._options.concurrency - len(self._in_flight)
                 batch: list[ClaimedMessage] = []
                 if free >= self._refill or not self._in_flight:
+                    # Cleared before the claim: a wake-up after this point is seen by the next wait.
+                    self._wake.clear()
                     batch = await self._call_db(
                         self._store.claim,
                         self.worker_id,
@@ -121,7 +127,7 @@ class DeliveryWorker:
                 if batch:
                     await asyncio.sleep(0)
                 elif free >= self._refill or not self._in_flight:
-                    await _wait_or_timeout(stop, self._options.poll_seconds)  # nothing due
+                    await _wait_any(stop, self._wake, self._options.poll_seconds)  # nothing due
                 else:
                     # Busy: claim again when a refill's worth of slots is free, not for every
                     # finished message. A claim is one write transaction whose fixed cost (about
@@ -139,6 +145,16 @@ class DeliveryWorker:
     async def run_once(self, ids: Sequence[str]) -> None:
         """Attempt the given messages that are due, once each (the CLI's in-process delivery)."""
         await self.run(asyncio.Event(), only_ids=list(ids))
+
+    def wake(self) -> None:
+        """Mail was just queued: look for due messages now instead of at the next poll.
+
+        Safe to call from any thread (an API request's); a no-op while the worker is not running. A
+        message queued by another process is still found by polling (``poll_seconds``).
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -320,6 +336,16 @@ class DeliveryWorker:
     async def _call_db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db, lambda: func(*args, **kwargs))
+
+
+async def _wait_any(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
+    """Until either event is set, or ``seconds`` pass."""
+    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
