@@ -28,7 +28,8 @@ _cookie = APIKeyCookie(
 )
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: FastAPI runs a sync dependency in the thread pool, a hop per request for one attribute.
     container: Container = request.app.state.container
     return container
 
