@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from mailcard.db.schema import api_tokens, user_sessions, users
+from mailcard.db.schema import api_tokens, user_sessions, user_stores, users
 from mailcard.errors import InputError, NotFoundError
 from mailcard.identity.opaque import digest, new_secret
-from mailcard.identity.principal import Principal
+from mailcard.identity.principal import Principal, Role
 from mailcard.identity.users import UserStore
 
 TOKEN_PREFIX = "mct"
@@ -104,9 +104,10 @@ class Credentials:
 
     def principal_for_token(self, plaintext: str) -> Principal | None:
         now = datetime.now(UTC)
+        # Every API call starts here: the token and its user in one query, the user's stores in another.
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(api_tokens.c.id, api_tokens.c.user_id, api_tokens.c.last_used_at)
+                select(api_tokens.c.id, api_tokens.c.last_used_at, *_PRINCIPAL_COLUMNS)
                 .join(users, users.c.id == api_tokens.c.user_id)
                 .where(
                     api_tokens.c.token_hash == digest(plaintext),
@@ -114,13 +115,14 @@ class Credentials:
                     users.c.is_active.is_(True),
                 )
             ).first()
-        if row is None:
-            return None
+            if row is None:
+                return None
+            principal = _principal(conn, row, via="token")
         # Recording use at minute granularity keeps a busy integration from writing on every call.
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             with self._engine.begin() as conn:
                 conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now))
-        return UserStore.principal(self._users.get(row.user_id), via="token")
+        return principal
 
     def _token(self, token_id: int) -> ApiToken:
         with self._engine.connect() as conn:
@@ -152,7 +154,7 @@ class Credentials:
         """The principal and CSRF token of a live session, or ``None``."""
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(user_sessions.c.user_id, user_sessions.c.csrf_token)
+                select(user_sessions.c.csrf_token, *_PRINCIPAL_COLUMNS)
                 .join(users, users.c.id == user_sessions.c.user_id)
                 .where(
                     user_sessions.c.session_hash == digest(session),
@@ -160,13 +162,27 @@ class Credentials:
                     users.c.is_active.is_(True),
                 )
             ).first()
-        if row is None:
-            return None
-        return UserStore.principal(self._users.get(row.user_id), via="session"), row.csrf_token
+            if row is None:
+                return None
+            return _principal(conn, row, via="session"), row.csrf_token
 
     def close_session(self, session: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(user_sessions).where(user_sessions.c.session_hash == digest(session)))
+
+
+_PRINCIPAL_COLUMNS = (users.c.id.label("user_id"), users.c.login, users.c.role)
+
+
+def _principal(conn: Any, row: Any, *, via: str) -> Principal:
+    store_ids = conn.execute(select(user_stores.c.store_id).where(user_stores.c.user_id == row.user_id))
+    return Principal(
+        user_id=row.user_id,
+        login=row.login,
+        role=Role(row.role),
+        store_ids=frozenset(store_ids.scalars()),
+        via=via,
+    )
 
 
 def _to_token(row: Any) -> ApiToken:
