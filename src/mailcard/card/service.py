@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from mailcard.access import check_customer_visible
 from mailcard.compose import Composer, EmailRequest
+from mailcard.compose.service import new_message
 from mailcard.db.schema import customer_emails
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import (
@@ -245,23 +246,27 @@ class CardService:
         customer = self.customer(principal, customer_id)
         key = f"card:{principal.user_id}:{idempotency_key}" if idempotency_key else None
         draft = self._draft(principal, customer, email, idempotency_key=key)
-        submission = self._composer.submit(draft.request)
-        warnings = tuple(draft.extra_findings) + submission.findings
-        if submission.created:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    insert(customer_emails).values(
-                        customer_id=customer.id,
-                        outbox_message_id=submission.message.id,
-                        user_id=principal.user_id,
-                        template_id=draft.template_id,
-                        from_kind=draft.choice.kind if draft.choice else "manager",
-                        from_address=submission.message.envelope_from,
-                        subject=submission.message.subject,
-                        warnings=[w.to_dict() for w in warnings],
-                        created_at=datetime.now(UTC),
-                    )
+        prepared = self._composer.prepare(draft.request)
+        warnings = tuple(draft.extra_findings) + prepared.findings
+        now = datetime.now(UTC)
+
+        def record(conn: Connection, message_id: str) -> None:
+            # The card's history row commits with the outbox row: one transaction, one fsync.
+            conn.execute(
+                insert(customer_emails).values(
+                    customer_id=customer.id,
+                    outbox_message_id=message_id,
+                    user_id=principal.user_id,
+                    template_id=draft.template_id,
+                    from_kind=draft.choice.kind if draft.choice else "manager",
+                    from_address=prepared.built.envelope_from,
+                    subject=prepared.subject,
+                    warnings=[w.to_dict() for w in warnings],
+                    created_at=now,
                 )
+            )
+
+        submission = self._outbox.enqueue(new_message(draft.request, prepared), now=now, also=record)
         return CardSent(
             message_id=submission.message.id,
             status=submission.message.status.value,
@@ -347,7 +352,7 @@ class CardService:
             preheader=preheader,
             html=html,
             text=text,
-            context=self._context(customer, email.data),
+            context=self._context(customer, email.data, choice),
             idempotency_key=idempotency_key,
             smtp_account_id=account.id if account else None,
             customer_id=str(customer.id),
@@ -376,24 +381,31 @@ class CardService:
             raise InputError("Give a text or HTML body, or pick a template.", code="empty_body")
         return email.subject, email.preheader, email.html, email.text, None
 
-    def _context(self, customer: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _context(
+        self, customer: Any, data: Mapping[str, Any], choice: SenderChoice | None = None
+    ) -> dict[str, Any]:
         context: dict[str, Any] = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
         context["customer"] = customer.to_context()
         context["manager"] = None
         context["store"] = None
         if customer.manager_id is not None:
-            try:
-                manager = self._users.get(customer.manager_id)
-            except NotFoundError:
-                manager = None
+            manager: tuple[int, str, str] | None = None
+            if choice is not None and choice.kind == "manager" and choice.id == customer.manager_id:
+                # Sending as the manager: the choice was just read from their user, no second query.
+                manager = (choice.id, choice.name or "", choice.email)
+            else:
+                with contextlib.suppress(NotFoundError):
+                    user = self._users.get(customer.manager_id)
+                    manager = (user.id, user.name, user.email)
             if manager is not None:
-                first, _, last = manager.name.partition(" ")
+                manager_id, name, address = manager
+                first, _, last = name.partition(" ")
                 context["manager"] = {
-                    "id": manager.id,
-                    "name": manager.name,
+                    "id": manager_id,
+                    "name": name,
                     "firstName": first,
                     "lastName": last,
-                    "email": manager.email,
+                    "email": address,
                 }
         if customer.store_id is not None:
             with contextlib.suppress(NotFoundError):

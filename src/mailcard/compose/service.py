@@ -145,24 +145,7 @@ class Composer:
 
     def submit(self, request: EmailRequest) -> Submission:
         prepared = self.prepare(request)
-        built = prepared.built
-        result = self._outbox.enqueue(
-            NewMessage(
-                envelope_from=built.envelope_from,
-                envelope_to=built.envelope_to,
-                data=built.data,
-                message_id=built.message_id,
-                subject=prepared.subject,
-                smtputf8=built.smtputf8,
-                idempotency_key=request.idempotency_key,
-                smtp_account_id=request.smtp_account_id,
-                customer_id=request.customer_id,
-                flow_run_id=request.flow_run_id,
-                retry_max_attempts=request.retry_max_attempts,
-                retry_base_seconds=request.retry_base_seconds,
-            ),
-            now=self._clock(),
-        )
+        result = self._outbox.enqueue(new_message(request, prepared), now=self._clock())
         return Submission(message=result.message, created=result.created, findings=prepared.findings)
 
     def submit_many(self, requests: Sequence[EmailRequest]) -> list[BulkItem]:
@@ -181,26 +164,7 @@ class Composer:
                 continue
             items.append(None)
             ready.append((index, request, prepared))
-        ids = self._outbox.enqueue_many(
-            [
-                NewMessage(
-                    envelope_from=p.built.envelope_from,
-                    envelope_to=p.built.envelope_to,
-                    data=p.built.data,
-                    message_id=p.built.message_id,
-                    subject=p.subject,
-                    smtputf8=p.built.smtputf8,
-                    idempotency_key=r.idempotency_key,
-                    smtp_account_id=r.smtp_account_id,
-                    customer_id=r.customer_id,
-                    flow_run_id=r.flow_run_id,
-                    retry_max_attempts=r.retry_max_attempts,
-                    retry_base_seconds=r.retry_base_seconds,
-                )
-                for _, r, p in ready
-            ],
-            now=self._clock(),
-        )
+        ids = self._outbox.enqueue_many([new_message(r, p) for _, r, p in ready], now=self._clock())
         for (index, _, prepared), message_id in zip(ready, ids, strict=True):
             items[index] = BulkItem(id=message_id, error=None, findings=prepared.findings)
         return [item for item in items if item is not None]
@@ -226,6 +190,25 @@ class Composer:
             render(request.text, plain, "text"),
             render(request.html, html_options, "html"),
         )
+
+
+def new_message(request: EmailRequest, prepared: PreparedEmail) -> NewMessage:
+    """What the outbox stores for a prepared request (for a caller that enqueues it itself)."""
+    built = prepared.built
+    return NewMessage(
+        envelope_from=built.envelope_from,
+        envelope_to=built.envelope_to,
+        data=built.data,
+        message_id=built.message_id,
+        subject=prepared.subject,
+        smtputf8=built.smtputf8,
+        idempotency_key=request.idempotency_key,
+        smtp_account_id=request.smtp_account_id,
+        customer_id=request.customer_id,
+        flow_run_id=request.flow_run_id,
+        retry_max_attempts=request.retry_max_attempts,
+        retry_base_seconds=request.retry_base_seconds,
+    )
 
 
 def _recipients(to: str | Sequence[str | Mailbox]) -> list[Mailbox]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Connection,
     Engine,
     RowMapping,
     and_,
@@ -87,19 +88,34 @@ class SqlOutboxStore:
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def enqueue(self, message: NewMessage, *, now: datetime) -> EnqueueResult:
+    def enqueue(
+        self,
+        message: NewMessage,
+        *,
+        now: datetime,
+        also: Callable[[Connection, str], None] | None = None,
+    ) -> EnqueueResult:
+        """Store durably; ``also(conn, message_id)`` runs in the same transaction when the row is new.
+
+        ``also`` lets a caller record its side of the message (the card's history) with one commit.
+        """
         row = _new_row(message, now)
         with self._engine.begin() as conn:
-            # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies by driver).
-            inserted = (
-                conn.execute(self._insert_ignoring_known_keys().returning(_T.c.id), row).first() is not None
-            )
-            stored_id = row["id"]
-            if not inserted and message.idempotency_key is not None:
-                stored_id = conn.execute(
-                    select(_T.c.id).where(_T.c.idempotency_key == message.idempotency_key)
-                ).scalar_one()
-            stored = conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == stored_id)).one()
+            # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies by driver),
+            # and gives the stored row without a second query.
+            stored = conn.execute(
+                self._insert_ignoring_known_keys().returning(*_SUMMARY_COLUMNS), row
+            ).first()
+            inserted = stored is not None
+            if stored is not None and also is not None:
+                also(conn, stored.id)
+            if stored is None:
+                stored_id = row["id"]
+                if message.idempotency_key is not None:
+                    stored_id = conn.execute(
+                        select(_T.c.id).where(_T.c.idempotency_key == message.idempotency_key)
+                    ).scalar_one()
+                stored = conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == stored_id)).one()
         if inserted:
             self._enqueued()
         return EnqueueResult(message=_to_message(stored._mapping), created=inserted)
