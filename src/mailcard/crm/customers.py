@@ -31,9 +31,9 @@ from sqlalchemy.exc import IntegrityError
 
 from mailcard.crm import fields as clean
 from mailcard.crm.fields import MAX_ID, UNSET, Unset
-from mailcard.crm.importing import ImportResult, RowError
+from mailcard.crm.importing import ImportResult, import_each
 from mailcard.db.schema import customers, stores, users
-from mailcard.errors import ConflictError, InputError, MailcardError, NotFoundError
+from mailcard.errors import ConflictError, InputError, NotFoundError
 from mailcard.identity import Principal
 
 MAX_SEARCH_WORDS = 8
@@ -219,24 +219,8 @@ class CustomerStore:
         Each row runs in its own savepoint, so a row that fails half-way (a taken ``external_id``, a
         missing store) is rolled back alone while the others are kept.
         """
-        created = updated = 0
-        errors: list[RowError] = []
         with self._engine.begin() as conn:
-            importer = _Importer(conn, rows)
-            for item in rows:
-                savepoint = conn.begin_nested()
-                try:
-                    was_created = importer.apply(item)
-                except MailcardError as error:
-                    savepoint.rollback()
-                    errors.append(RowError(row=item.row, code=error.code, message=error.message))
-                    continue
-                savepoint.commit()
-                if was_created:
-                    created += 1
-                else:
-                    updated += 1
-        return ImportResult(created=created, updated=updated, errors=tuple(errors))
+            return import_each(conn, rows, _Importer(conn, rows).apply)
 
 
 # -- rows ----------------------------------------------------------------------------------------------

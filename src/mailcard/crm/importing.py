@@ -13,13 +13,14 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import AsyncIterable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Connection
 
-from mailcard.errors import InputError
+from mailcard.errors import InputError, MailcardError
 
 MAX_IMPORT_BYTES: Final = 10 * 1024 * 1024
 MAX_IMPORT_ROWS: Final = 20_000
@@ -30,6 +31,14 @@ JSON_TYPES: Final = ("application/json",)
 CSV_TYPES: Final = ("text/csv", "application/csv", "text/plain")
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class _NumberedRow(Protocol):
+    @property
+    def row(self) -> int: ...
+
+
+Item = TypeVar("Item", bound=_NumberedRow)
 
 
 class RowError(BaseModel):
@@ -59,6 +68,30 @@ class ImportResult(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def import_each(conn: Connection, rows: Iterable[Item], apply: Callable[[Item], bool]) -> ImportResult:
+    """``apply`` to every row, each in its own savepoint of ``conn``; ``apply`` says whether it created.
+
+    A row whose ``apply`` raises a :class:`MailcardError` (even half-way) is rolled back alone and
+    reported by its number; the others are kept.
+    """
+    created = updated = 0
+    errors: list[RowError] = []
+    for item in rows:
+        savepoint = conn.begin_nested()
+        try:
+            was_created = apply(item)
+        except MailcardError as error:
+            savepoint.rollback()
+            errors.append(RowError(row=item.row, code=error.code, message=error.message))
+            continue
+        savepoint.commit()
+        if was_created:
+            created += 1
+        else:
+            updated += 1
+    return ImportResult(created=created, updated=updated, errors=tuple(errors))
 
 
 @dataclass

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from mailcard.crm import fields as clean
 from mailcard.crm.fields import MAX_ID, UNSET, Unset
-from mailcard.crm.importing import ImportResult, RowError
+from mailcard.crm.importing import ImportResult, import_each
 from mailcard.db.schema import smtp_accounts, stores
-from mailcard.errors import ConflictError, InputError, MailcardError, NotFoundError
+from mailcard.errors import ConflictError, InputError, NotFoundError
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _code = re.compile(CODE_PATTERN)
@@ -168,23 +168,8 @@ class StoreStore:
 
     def import_many(self, rows: Sequence[StoreImportRow]) -> ImportResult:
         """Create or update stores by code in one transaction; a bad row is reported and changes nothing."""
-        created = updated = 0
-        errors: list[RowError] = []
         with self._engine.begin() as conn:
-            for item in rows:
-                savepoint = conn.begin_nested()
-                try:
-                    was_created = _import_row(conn, item)
-                except MailcardError as error:
-                    savepoint.rollback()
-                    errors.append(RowError(row=item.row, code=error.code, message=error.message))
-                    continue
-                savepoint.commit()
-                if was_created:
-                    created += 1
-                else:
-                    updated += 1
-        return ImportResult(created=created, updated=updated, errors=tuple(errors))
+            return import_each(conn, rows, lambda item: _import_row(conn, item))
 
 
 def _not_found(store_id: int) -> NotFoundError:
