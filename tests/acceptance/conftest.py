@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.live_server import MAILCARD
 
-MAILCARD = str(Path(sys.executable).with_name("mailcard"))
+__all__ = ["MAILCARD", "Cli", "CliResult"]
 
 
 @dataclass

@@ -12,11 +12,8 @@ import email
 import email.message
 import email.policy
 import re
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -24,7 +21,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 from tests.acceptance.conftest import MAILCARD, Cli, CliResult
-from tests.support.postfix_tools import free_ports, wait_for
+from tests.support.live_server import RunningMailcard, mailcard_run
+from tests.support.postfix_tools import wait_for
 
 if TYPE_CHECKING:
     from tests.support.postfix import PostfixServer
@@ -35,49 +33,14 @@ NOT_VERIFIED = (
 DELIVERY_SECONDS = 30
 
 
-@dataclass
-class Server:
-    """A running ``mailcard run``: its API address and the environment the CLI must share with it."""
-
-    api: str
-    env: dict[str, str]
-
-    def client(self, token: str) -> httpx.Client:
-        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
-@contextmanager
-def mailcard_run(env: dict[str, str], log_path: Path) -> Iterator[Server]:
-    api_port, inbox_port = free_ports(2)
-    env = env | {"MAILCARD_PORT": str(api_port), "MAILCARD_DEVINBOX_PORT": str(inbox_port)}
-    api = f"http://127.0.0.1:{api_port}"
-    log = open(log_path, "ab")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([MAILCARD, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{api}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, 30, "mailcard run to answer /healthz", interval=0.1, proc=server)
-        yield Server(api, env)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=30)
-        log.close()
-        assert code == 0, log_path.read_text(errors="replace")
-
-
 @pytest.fixture
-def demo(mailcard_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+def demo(mailcard_env: dict[str, str], tmp_path: Path) -> Iterator[RunningMailcard]:
     env = mailcard_env | {"MAILCARD_DEMO_DATA": "true", "MAILCARD_WORKER_POLL_SECONDS": "0.1"}
     with mailcard_run(env, tmp_path / "run.log") as server:
         yield server
 
 
-def token_for(cli: Cli, server: Server, login: str) -> str:
+def token_for(cli: Cli, server: RunningMailcard, login: str) -> str:
     made = cli("token", "create", "--user", login, "--name", "acceptance", "--json", env=server.env)
     assert made.code == 0, made.stdout + made.stderr
     token: str = made.json["token"]
@@ -106,7 +69,7 @@ def wait_for_status(client: httpx.Client, message_id: str, wanted: str) -> dict[
     return seen
 
 
-def captured(cli: Cli, server: Server, recipient: str) -> list[email.message.EmailMessage]:
+def captured(cli: Cli, server: RunningMailcard, recipient: str) -> list[email.message.EmailMessage]:
     """Messages the dev inbox holds for ``recipient``, newest first, parsed from the bytes received."""
     listed = cli("inbox", "list", "--json", env=server.env)
     assert listed.code == 0, listed.stderr
@@ -118,7 +81,7 @@ def captured(cli: Cli, server: Server, recipient: str) -> list[email.message.Ema
     return found
 
 
-def wait_captured(cli: Cli, server: Server, recipient: str) -> email.message.EmailMessage:
+def wait_captured(cli: Cli, server: RunningMailcard, recipient: str) -> email.message.EmailMessage:
     found: list[email.message.EmailMessage] = []
 
     def arrived() -> bool:
@@ -151,7 +114,9 @@ def hidden(preheader: str, html: str) -> bool:
 # -- the dev inbox and the demo data -------------------------------------------------------------------
 
 
-def test_a_demo_manager_sends_from_the_card_and_it_lands_in_the_dev_inbox(cli: Cli, demo: Server) -> None:
+def test_a_demo_manager_sends_from_the_card_and_it_lands_in_the_dev_inbox(
+    cli: Cli, demo: RunningMailcard
+) -> None:
     olga = demo.client(token_for(cli, demo, "olga"))
     anna = find_customer(olga, "Анна")
     assert anna["email"] == "anna.ivanova@example.com"
@@ -198,7 +163,7 @@ def test_a_demo_manager_sends_from_the_card_and_it_lands_in_the_dev_inbox(cli: C
 
 
 def test_the_unconfirmed_demo_manager_is_refused_then_confirms_by_code_and_sends(
-    cli: Cli, demo: Server
+    cli: Cli, demo: RunningMailcard
 ) -> None:
     wang = demo.client(token_for(cli, demo, "wang"))
     me = wang.get("/api/me").json()

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.acceptance.conftest import MAILCARD, Cli
-from tests.support.postfix_tools import free_ports, wait_for
+from tests.acceptance.conftest import Cli
+from tests.support.live_server import mailcard_run
+from tests.support.postfix_tools import wait_for
 
 
 @pytest.fixture
 def running(mailcard_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    api_port, inbox_port = free_ports(2)
-    env = mailcard_env | {"MAILCARD_PORT": str(api_port), "MAILCARD_DEVINBOX_PORT": str(inbox_port)}
-    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([MAILCARD, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, 30, "mailcard run to answer /healthz", interval=0.1, proc=server)
-        yield api_port, env
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=30)
-        log.close()
-        assert code == 0, (tmp_path / "run.log").read_text()
+    with mailcard_run(mailcard_env, tmp_path / "run.log") as server:
+        yield server.port, server.env
 
 
 def test_send_with_no_smtp_configured_lands_in_the_dev_inbox(

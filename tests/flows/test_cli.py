@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import yaml
-from tests.acceptance.conftest import MAILCARD, Cli
+from tests.acceptance.conftest import Cli
 from tests.flows.conftest import EXAMPLES
-from tests.support.postfix_tools import free_ports, wait_for
+from tests.support.live_server import mailcard_run
+from tests.support.postfix_tools import wait_for
 
 from mailcard.bootstrap import build
 from mailcard.identity import NewUser, Role
@@ -83,25 +82,8 @@ def test_event_send_with_no_server_running_delivers_through_the_flow(
 
 @pytest.fixture
 def running(mailcard_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    api_port, inbox_port = free_ports(2)
-    env = mailcard_env | {"MAILCARD_PORT": str(api_port), "MAILCARD_DEVINBOX_PORT": str(inbox_port)}
-    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([MAILCARD, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, 30, "mailcard run to answer /healthz", interval=0.1, proc=server)
-        yield api_port, env
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=30)
-        log.close()
-        assert code == 0, (tmp_path / "run.log").read_text()
+    with mailcard_run(mailcard_env, tmp_path / "run.log") as server:
+        yield server.port, server.env
 
 
 def test_mailcard_run_takes_events_over_http_into_the_dev_inbox(
