@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from mailcard.crm import fields as clean
 from mailcard.crm.fields import MAX_ID, UNSET, Unset
 from mailcard.crm.importing import ImportResult, import_each
+from mailcard.db.rows import from_row
 from mailcard.db.schema import customers, stores, users
 from mailcard.errors import ConflictError, InputError, NotFoundError
 from mailcard.identity import Principal
@@ -240,21 +241,8 @@ def _get(conn: Connection, customer_id: int) -> Customer:
 
 
 def _to_customer(row: Any) -> Customer:
-    return Customer(
-        id=row["id"],
-        external_id=row["external_id"],
-        email=row["email"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        patronymic=row["patronymic"],
-        locale=row["locale"],
-        phone=row["phone"],
-        custom_fields=dict(row["custom_fields"] or {}),
-        tags=list(row["tags"] or []),
-        manager_id=row["manager_id"],
-        store_id=row["store_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+    return from_row(
+        Customer, row, custom_fields=dict(row["custom_fields"] or {}), tags=list(row["tags"] or [])
     )
 
 

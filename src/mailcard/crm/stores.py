@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from mailcard.crm import fields as clean
 from mailcard.crm.fields import MAX_ID, UNSET, Unset
 from mailcard.crm.importing import ImportResult, import_each
+from mailcard.db.rows import from_row
 from mailcard.db.schema import smtp_accounts, stores
 from mailcard.errors import ConflictError, InputError, NotFoundError
 
@@ -186,17 +187,7 @@ def _get(conn: Connection, store_id: int) -> Store:
 
 
 def _to_store(row: Any) -> Store:
-    return Store(
-        id=row["id"],
-        code=row["code"],
-        name=row["name"],
-        sender_email=row["sender_email"],
-        sender_name=row["sender_name"],
-        sender_confirmed_at=row["sender_confirmed_at"],
-        smtp_account_id=row["smtp_account_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return from_row(Store, row)
 
 
 def _store_code(value: str) -> str:

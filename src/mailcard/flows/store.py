@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mailcard.db.rows import from_row
 from mailcard.db.schema import (
     agent_tasks,
     events,
@@ -628,19 +629,7 @@ class FlowStore:
             rows = conn.execute(
                 select(flow_run_steps).where(flow_run_steps.c.run_id == run_id).order_by(flow_run_steps.c.seq)
             ).all()
-        return [
-            RunStep(
-                seq=r.seq,
-                block_id=r.block_id,
-                block_type=r.block_type,
-                edge=r.edge,
-                input=r.input,
-                output=r.output,
-                started_at=r.started_at,
-                finished_at=r.finished_at,
-            )
-            for r in rows
-        ]
+        return [from_row(RunStep, r._mapping) for r in rows]
 
     def counts(self) -> dict[str, int]:
         with self._engine.connect() as conn:
@@ -689,74 +678,20 @@ def _with_run_id(context: Mapping[str, Any], run_id: str) -> dict[str, Any]:
 
 
 def _flow(row: Any) -> FlowRecord:
-    return FlowRecord(
-        id=row["id"],
-        name=row["name"],
-        active=row["active"],
-        current_version=row["current_version"],
-        trigger_event=row["trigger_event"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return from_row(FlowRecord, row)
 
 
 def _version(row: Any) -> FlowVersion:
-    return FlowVersion(
-        flow_id=row["flow_id"],
-        version=row["version"],
-        definition=row["definition"],
-        digest=row["digest"],
-        findings=row["findings"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-    )
+    return from_row(FlowVersion, row)
 
 
 def _event(row: Any) -> EventRecord:
-    return EventRecord(
-        id=row["id"],
-        type=row["type"],
-        customer_id=row["customer_id"],
-        customer=row["customer"],
-        data=row["data"],
-        run_ids=list(row["run_ids"] or []),
-        received_at=row["received_at"],
-    )
+    return from_row(EventRecord, row, run_ids=list(row["run_ids"] or []))
 
 
 def _run(row: Any) -> FlowRun:
-    return FlowRun(
-        id=row["id"],
-        flow_id=row["flow_id"],
-        version=row["version"],
-        event_id=row["event_id"],
-        customer_id=row["customer_id"],
-        status=row["status"],
-        block_id=row["block_id"],
-        context=row["context"],
-        step_count=row["step_count"],
-        wait_message_id=row["wait_message_id"],
-        next_check_at=row["next_check_at"],
-        error=row["error"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
-    )
+    return from_row(FlowRun, row)
 
 
 def _task(row: Any) -> AgentTask:
-    return AgentTask(
-        id=row["id"],
-        run_id=row["run_id"],
-        flow_id=row["flow_id"],
-        block_id=row["block_id"],
-        assignee_id=row["assignee_id"],
-        title=row["title"],
-        body=row["body"],
-        details=row["details"],
-        status=row["status"],
-        notify_message_id=row["notify_message_id"],
-        created_at=row["created_at"],
-        done_at=row["done_at"],
-        done_by=row["done_by"],
-    )
+    return from_row(AgentTask, row)
