@@ -92,6 +92,9 @@ def register(app: typer.Typer) -> None:
                 log_level=settings.log_level.lower(),
                 lifespan="on",
             )
+            from mailcard.api import access_log
+
+            access_log.install()  # after uvicorn.Config, which (re)configures its loggers
             CleanExitServer(config).run()
 
 
