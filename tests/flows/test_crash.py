@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from tests.acceptance.conftest import MAILCARD
-from tests.support.postfix_tools import wait_for
+from tests.support.postfix_tools import catches_signal, wait_for
 
 from mailcard.db.engine import create_db_engine
 from mailcard.flows import FlowStore
@@ -117,6 +117,9 @@ def test_a_killed_worker_resumes_the_run_and_sends_exactly_once(
     try:
         wait_for(lambda: state()["status"] == "completed", 30, "the run to complete after the restart",
                  interval=0.1, proc=second)  # fmt: skip
+        # The run may have completed before the kill; the worker must still be up before SIGTERM.
+        wait_for(lambda: catches_signal(second, signal.SIGTERM), 30, "the worker to handle SIGTERM",
+                 interval=0.05, proc=second)  # fmt: skip
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0

@@ -114,6 +114,22 @@ def wait_for(
         interval = min(interval * 2, 0.1)
 
 
+def catches_signal(proc: subprocess.Popen[bytes], signum: int) -> bool:
+    """True once ``proc`` has installed a handler for ``signum`` (Linux: SigCgt in /proc/PID/status).
+
+    Sending SIGTERM to a process still starting up kills it by the default action; tests that
+    check a graceful stop wait for this first instead of sleeping.
+    """
+    try:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    return False
+
+
 def wait_for_port(
     host: str, port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
