@@ -8,13 +8,14 @@ must also carry the session's CSRF token in ``X-CSRF-Token``.
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mailcard.bootstrap import Container
+from mailcard.db.rows import MAX_ID
 from mailcard.errors import AuthenticationError, PermissionDeniedError
 from mailcard.identity import Principal
 
@@ -85,6 +86,16 @@ def require_admin(principal: CurrentUser) -> Principal:
 
 
 AdminUser = Annotated[Principal, Depends(require_admin)]
+
+# An id in a request body or path: outside 1..MAX_ID no row can match, so it is refused as invalid
+# (422) before it reaches the database driver, which could not even bind it.
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def id_path(what: str) -> Any:
+    """The path parameter of a ``what``'s id (``Annotated[int, id_path("customer")]``)."""
+    return Path(ge=1, le=MAX_ID, description=f"The {what}'s id.")
+
 
 T = TypeVar("T")
 

@@ -30,9 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from mailcard.crm import fields as clean
-from mailcard.crm.fields import MAX_ID, UNSET, Unset
+from mailcard.crm.fields import UNSET, Unset
 from mailcard.crm.importing import ImportResult, import_each
-from mailcard.db.rows import from_row
+from mailcard.db.rows import from_row, row_by_id
 from mailcard.db.schema import customers, stores, users
 from mailcard.errors import ConflictError, InputError, NotFoundError
 from mailcard.identity import Principal
@@ -232,12 +232,10 @@ def _not_found(customer_id: int) -> NotFoundError:
 
 
 def _get(conn: Connection, customer_id: int) -> Customer:
-    if not 1 <= customer_id <= MAX_ID:  # no such row, and the database driver could not even bind it
-        raise _not_found(customer_id)
-    row = conn.execute(select(customers).where(customers.c.id == customer_id)).first()
+    row = row_by_id(conn, customers, customer_id)
     if row is None:
         raise _not_found(customer_id)
-    return _to_customer(row._mapping)
+    return _to_customer(row)
 
 
 def _to_customer(row: Any) -> Customer:

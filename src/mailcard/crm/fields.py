@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any, Final
 
+from mailcard.db.rows import MAX_ID
 from mailcard.errors import InputError
 from mailcard.validation.addresses import parse_mailbox
 
-# Integer ids and custom numbers stay inside what every database and JavaScript client can hold.
-MAX_ID: Final = 2_147_483_647
+# Custom numbers stay inside what every JavaScript client can hold exactly.
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 
 MAX_CUSTOM_FIELDS: Final = 100

@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailcard.crm import fields as clean
-from mailcard.crm.fields import MAX_ID, UNSET, Unset
+from mailcard.crm.fields import UNSET, Unset
 from mailcard.crm.importing import ImportResult, import_each
-from mailcard.db.rows import from_row
+from mailcard.db.rows import MAX_ID, from_row, row_by_id
 from mailcard.db.schema import smtp_accounts, stores
 from mailcard.errors import ConflictError, InputError, NotFoundError
 
@@ -178,12 +178,10 @@ def _not_found(store_id: int) -> NotFoundError:
 
 
 def _get(conn: Connection, store_id: int) -> Store:
-    if not 1 <= store_id <= MAX_ID:  # no such row, and the database driver could not even bind it
-        raise _not_found(store_id)
-    row = conn.execute(select(stores).where(stores.c.id == store_id)).first()
+    row = row_by_id(conn, stores, store_id)
     if row is None:
         raise _not_found(store_id)
-    return _to_store(row._mapping)
+    return _to_store(row)
 
 
 def _to_store(row: Any) -> Store:

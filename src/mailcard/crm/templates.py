@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from mailcard.crm import fields as clean
-from mailcard.crm.fields import MAX_ID
+from mailcard.db.rows import row_by_id
 from mailcard.db.schema import templates
 from mailcard.errors import ContentBlockedError, InputError, NotFoundError, TemplateError, TemplateSyntaxError
 from mailcard.validation import ContentToCheck, Finding, LinkPolicy, check_content
@@ -202,12 +202,10 @@ def _not_found(template_id: int) -> NotFoundError:
 
 
 def _get(conn: Connection, template_id: int) -> Template:
-    if not 1 <= template_id <= MAX_ID:  # no such row, and the database driver could not even bind it
-        raise _not_found(template_id)
-    row = conn.execute(select(templates).where(templates.c.id == template_id)).first()
+    row = row_by_id(conn, templates, template_id)
     if row is None:
         raise _not_found(template_id)
-    return _to_template(row._mapping)
+    return _to_template(row)
 
 
 def _to_template(row: Any) -> Template:

@@ -1,16 +1,30 @@
-"""A record dataclass from a table row whose columns carry the record's field names."""
+"""Reading one record: a row by its integer id, and a record dataclass from a row whose columns carry its field names."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from sqlalchemy import Connection, RowMapping, Table, select
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 Record = TypeVar("Record", bound="DataclassInstance")
+
+# The largest value an INTEGER id column holds on PostgreSQL (and a JavaScript client reads exactly).
+MAX_ID: Final = 2_147_483_647
+
+
+def row_by_id(conn: Connection, table: Table, row_id: int) -> RowMapping | None:
+    """The row of ``table`` with this id, or ``None``; ids no row can have are not sent to the driver,
+    which could not even bind them."""
+    if not 1 <= row_id <= MAX_ID:
+        return None
+    row = conn.execute(select(table).where(table.c.id == row_id)).first()
+    return None if row is None else row._mapping
 
 
 @cache

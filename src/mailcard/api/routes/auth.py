@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Path, Response
+from fastapi import APIRouter, Cookie, Response
 from pydantic import BaseModel, Field
 
-from mailcard.api.deps import SESSION_COOKIE, ContainerDep, CurrentUser
+from mailcard.api.deps import SESSION_COOKIE, ContainerDep, CurrentUser, id_path
 from mailcard.api.schemas import UserOut
-from mailcard.crm.fields import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 # Ids stay inside what every database holds: a larger one is refused here, not by the driver.
-TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="The token's id.")]
+TokenId = Annotated[int, id_path("token")]
 
 
 class LoginIn(BaseModel):

@@ -7,14 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailcard.api.deps import ContainerDep, CurrentUser
+from mailcard.api.deps import ContainerDep, CurrentUser, RowId
 from mailcard.card import CardEmail
-from mailcard.crm.fields import MAX_ID
 
 router = APIRouter(prefix="/api", tags=["card"])
 
 # Ids stay inside what every database holds: a larger one is refused here, not by the driver.
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 MAX_BODY = 2_000_000
 
@@ -26,8 +24,8 @@ class CardEmailIn(BaseModel):
         alias="from",
         description="The customer's manager, the customer's store, or an additional address (give its id).",
     )
-    from_address_id: Id | None = Field(None, description="With from=address: which additional address.")
-    template_id: Id | None = Field(None, description="A template of the 'customer' event.")
+    from_address_id: RowId | None = Field(None, description="With from=address: which additional address.")
+    template_id: RowId | None = Field(None, description="A template of the 'customer' event.")
     subject: str | None = Field(None, max_length=2000, description="Twig; overrides the template's subject.")
     preheader: str | None = Field(
         None, max_length=2000, description="Twig; inbox preview text, hidden in the body."

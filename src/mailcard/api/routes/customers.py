@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from mailcard.access import check_customer_assignment, check_customer_visible
-from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging
+from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging, RowId, id_path
 from mailcard.bootstrap import Container
 from mailcard.crm import Customer, CustomerImportRow, CustomerPatch, ImportResult, NewCustomer
-from mailcard.crm.fields import CUSTOM_NAME_PATTERN, MAX_CUSTOM_TEXT, MAX_ID, MAX_SAFE_INTEGER
+from mailcard.crm.fields import CUSTOM_NAME_PATTERN, MAX_CUSTOM_TEXT, MAX_SAFE_INTEGER
 from mailcard.crm.importing import import_request_body, parse_upload, read_limited, validate_rows
 from mailcard.identity import Principal
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-CustomerId = Annotated[int, Path(ge=1, le=MAX_ID, description="The customer's id.")]
+CustomerId = Annotated[int, id_path("customer")]
 Tag = Annotated[str, StringConstraints(max_length=64)]
 CustomName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=CUSTOM_NAME_PATTERN)]
 CustomScalar = (
@@ -69,8 +68,8 @@ class CustomerFieldsIn(BaseModel):
     patronymic: str | None = Field(None, max_length=200)
     locale: str | None = Field(None, max_length=16, description="A language code: ru, en, zh-CN.")
     phone: str | None = Field(None, max_length=64)
-    manager_id: Id | None = None
-    store_id: Id | None = None
+    manager_id: RowId | None = None
+    store_id: RowId | None = None
 
 
 class CustomerIn(CustomerFieldsIn):

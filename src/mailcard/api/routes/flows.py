@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 
-from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging
-from mailcard.crm.fields import MAX_ID
+from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging, id_path
 from mailcard.flows import flow_json_schema
 
 router = APIRouter(prefix="/api/flows", tags=["flows"])
@@ -101,7 +100,7 @@ def list_versions(flow_id: str, principal: CurrentUser, container: ContainerDep)
 def get_version(
     flow_id: str,
     # Inside what every database holds: a larger number is refused here, not by the driver.
-    version: Annotated[int, Path(ge=1, le=MAX_ID)],
+    version: Annotated[int, id_path("version")],
     principal: CurrentUser,
     container: ContainerDep,
 ) -> dict[str, Any]:

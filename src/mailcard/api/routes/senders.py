@@ -5,24 +5,22 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Path, Query
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser
-from mailcard.crm.fields import MAX_ID
+from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, RowId, id_path
 from mailcard.errors import MailcardError
 
 router = APIRouter(prefix="/api", tags=["senders"])
 
 # Ids stay inside what every database holds: a larger one is refused here, not by the driver.
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-AddressId = Annotated[int, Path(ge=1, le=MAX_ID, description="The additional address's id.")]
+AddressId = Annotated[int, id_path("additional address")]
 
 
 class ConfirmationIn(BaseModel):
     kind: Literal["user", "store", "address"]
-    id: Id = Field(description="The user's, store's or additional address's id.")
+    id: RowId = Field(description="The user's, store's or additional address's id.")
 
 
 class CodeIn(ConfirmationIn):
@@ -49,15 +47,15 @@ class SenderAddressIn(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     name: str | None = Field(None, max_length=200)
     all_users: bool = Field(False, description="Every manager may send from it; else only `user_ids`.")
-    user_ids: list[Id] = Field(default_factory=list, max_length=1000)
-    smtp_account_id: Id | None = None
+    user_ids: list[RowId] = Field(default_factory=list, max_length=1000)
+    smtp_account_id: RowId | None = None
 
 
 class SenderAddressPatch(BaseModel):
     name: str | None = Field(None, max_length=200)
     all_users: bool | None = None
-    user_ids: list[Id] | None = Field(None, max_length=1000)
-    smtp_account_id: Id | None = None
+    user_ids: list[RowId] | None = Field(None, max_length=1000)
+    smtp_account_id: RowId | None = None
 
 
 class SenderAddressOut(BaseModel):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from mailcard.api.deps import AdminUser, ContainerDep
-from mailcard.crm.fields import MAX_ID
+from mailcard.api.deps import AdminUser, ContainerDep, id_path
 from mailcard.delivery.accounts import AccountLimits
 from mailcard.delivery.settings import SmtpSettings
 from mailcard.secret import Secret
@@ -17,7 +16,7 @@ from mailcard.secret import Secret
 router = APIRouter(prefix="/api/smtp-accounts", tags=["smtp accounts"])
 
 # Ids stay inside what every database holds: a larger one is refused here, not by the driver.
-AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="The SMTP account's id.")]
+AccountId = Annotated[int, id_path("SMTP account")]
 
 
 class SmtpAccountIn(BaseModel):

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from starlette.concurrency import run_in_threadpool
 
-from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging
+from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging, RowId, id_path
 from mailcard.bootstrap import Container
 from mailcard.crm import ImportResult, NewStore, StoreImportRow, StorePatch
-from mailcard.crm.fields import MAX_ID
 from mailcard.crm.importing import import_request_body, parse_upload, read_limited, validate_rows
 from mailcard.crm.stores import CODE_PATTERN
 
 router = APIRouter(prefix="/api/stores", tags=["stores"])
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-StoreId = Annotated[int, Path(ge=1, le=MAX_ID, description="The store's id.")]
+StoreId = Annotated[int, id_path("store")]
 
 CSV_COLUMNS = ("code", "name", "sender_email", "sender_name", "smtp_account_id")
 CSV_DESCRIPTION = (
@@ -42,7 +40,7 @@ class StoreIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     sender_email: str | None = Field(None, max_length=320, description="The store's From address.")
     sender_name: str | None = Field(None, max_length=200, description="The display name with that address.")
-    smtp_account_id: Id | None = Field(None, description="The SMTP account its mail goes through.")
+    smtp_account_id: RowId | None = Field(None, description="The SMTP account its mail goes through.")
 
 
 class StorePatchIn(BaseModel):
@@ -57,7 +55,7 @@ class StorePatchIn(BaseModel):
         None, max_length=320, description="A new address must be confirmed again before it sends."
     )
     sender_name: str | None = Field(None, max_length=200)
-    smtp_account_id: Id | None = None
+    smtp_account_id: RowId | None = None
 
     @field_validator("code", "name", mode="before")
     @classmethod
@@ -76,7 +74,7 @@ class StoreImportItem(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     sender_email: str | None = Field(None, max_length=320)
     sender_name: str | None = Field(None, max_length=200)
-    smtp_account_id: Id | None = None
+    smtp_account_id: RowId | None = None
 
 
 class StoreOut(BaseModel):

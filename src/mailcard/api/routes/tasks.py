@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from mailcard.api.deps import ContainerDep, CurrentUser, Page, Paging
+from mailcard.api.deps import ContainerDep, CurrentUser, Page, Paging, id_path
 from mailcard.bootstrap import Container
-from mailcard.crm.fields import MAX_ID
 from mailcard.errors import NotFoundError
 from mailcard.flows.store import AgentTask
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 # Ids stay inside what every database holds: a larger one is refused here, not by the driver.
-TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="The task's id.")]
+TaskId = Annotated[int, id_path("task")]
 
 
 @router.get("")

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging
+from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging, id_path
 from mailcard.crm import TemplateDraft
-from mailcard.crm.fields import MAX_ID
 from mailcard.crm.templates import EVENT_PATTERN, MAX_BODY, MAX_PREHEADER, MAX_SUBJECT
 
 router = APIRouter(prefix="/api/templates", tags=["templates"])
 
-TemplateId = Annotated[int, Path(ge=1, le=MAX_ID, description="The template's id.")]
+TemplateId = Annotated[int, id_path("template")]
 
 
 class TemplateIn(BaseModel):

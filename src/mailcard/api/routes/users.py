@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging
+from mailcard.api.deps import AdminUser, ContainerDep, CurrentUser, Page, Paging, RowId, id_path
 from mailcard.api.schemas import UserOut
-from mailcard.crm.fields import MAX_ID
 from mailcard.errors import PermissionDeniedError
 from mailcard.identity import NewUser, Role, UserPatch
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 # Ids stay inside what every database holds: a larger one is refused here, not by the driver.
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
+UserId = Annotated[int, id_path("user")]
 
 
 class UserIn(BaseModel):
@@ -26,7 +24,7 @@ class UserIn(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     role: Literal["admin", "manager"] = "manager"
     password: str | None = Field(None, min_length=8, max_length=1024)
-    store_ids: list[Id] = Field(default_factory=list, max_length=1000)
+    store_ids: list[RowId] = Field(default_factory=list, max_length=1000)
 
 
 class UserPatchIn(BaseModel):
@@ -38,7 +36,7 @@ class UserPatchIn(BaseModel):
         None, description="Allow the (confirmed) address to be used as a sender. The user or an admin."
     )
     password: str | None = Field(None, min_length=8, max_length=1024)
-    store_ids: list[Id] | None = Field(None, max_length=1000)
+    store_ids: list[RowId] | None = Field(None, max_length=1000)
 
 
 # What a user may change about themselves without being an admin.
