@@ -101,9 +101,24 @@ BOOL_OPS = {
     "or",
     "xor",
 }
-COMPARE = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
-ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "//": "_fdiv", "%": "_mod", "**": "_pow"}
-BITWISE = {"b-and": "_band", "b-or": "_bor", "b-xor": "_bxor"}
+# Python code of each binary operator whose operands are both evaluated ({l} and {r}); and/or/xor
+# short-circuit and are generated apart.
+BINARY_CODE: dict[str, str] = {
+    **{
+        op: f"{fn}({{l}}, {{r}})"
+        for op, fn in {
+            "+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "//": "_fdiv", "%": "_mod", "**": "_pow",
+            "b-and": "_band", "b-or": "_bor", "b-xor": "_bxor",
+            "==": "_eq", "<=>": "_cmp", "===": "_same", "in": "_in",
+            "starts with": "_starts", "ends with": "_ends",
+        }.items()
+    },
+    **{op: f"(_cmp({{l}}, {{r}}) {op} 0)" for op in ("<", ">", "<=", ">=")},
+    "~": "_cat(_R, {l}, {r})",
+    "!=": "(not _eq({l}, {r}))",
+    "!==": "(not _same({l}, {r}))",
+    "matches": "(1 if _match(_R, {l}, {r}) else 0)",
+}  # fmt: skip
 MAX_EXPR_NESTING = 45
 
 
@@ -603,33 +618,9 @@ class Generator:
             return f"({self.cond(expr.left)} or {self.cond(expr.right)})"
         if op == "xor":
             return f"({self.cond(expr.left)} != {self.cond(expr.right)})"
-        left, right = self.expr(expr.left), self.expr(expr.right)
-        if op in ARITH:
-            return self.mark(expr, f"{ARITH[op]}({left}, {right})")
-        if op in BITWISE:
-            return self.mark(expr, f"{BITWISE[op]}({left}, {right})")
-        if op == "~":
-            return self.mark(expr, f"_cat(_R, {left}, {right})")
-        if op == "==":
-            return self.mark(expr, f"_eq({left}, {right})")
-        if op == "!=":
-            return self.mark(expr, f"(not _eq({left}, {right}))")
-        if op in COMPARE:
-            return self.mark(expr, f"(_cmp({left}, {right}) {COMPARE[op]} 0)")
-        if op == "<=>":
-            return self.mark(expr, f"_cmp({left}, {right})")
-        if op == "===":
-            return self.mark(expr, f"_same({left}, {right})")
-        if op == "!==":
-            return self.mark(expr, f"(not _same({left}, {right}))")
-        if op == "in":
-            return self.mark(expr, f"_in({left}, {right})")
-        if op == "matches":
-            return self.mark(expr, f"(1 if _match(_R, {left}, {right}) else 0)")
-        if op == "starts with":
-            return self.mark(expr, f"_starts({left}, {right})")
-        if op == "ends with":
-            return self.mark(expr, f"_ends({left}, {right})")
+        code = BINARY_CODE.get(op)
+        if code is not None:
+            return self.mark(expr, code.format(l=self.expr(expr.left), r=self.expr(expr.right)))
         raise TemplateSyntaxError(
             f'the "{op}" operator is not supported at line {expr.line}',
             line=expr.line,
