@@ -53,7 +53,6 @@ class Container:
     credentials: Credentials
     customers: CustomerStore
     stores: StoreStore
-    templates_store: TemplateStore
     _templates: TemplateEngine | None = None
 
     def retry_policy(self) -> RetryPolicy:
@@ -100,6 +99,11 @@ class Container:
         from mailcard.compose import Composer
 
         return Composer(self.outbox, templates=self.templates)
+
+    @cached_property
+    def templates_store(self) -> TemplateStore:
+        # Shares the container's compiled-template cache with the composer and previews.
+        return TemplateStore(self.engine, renderer=self.templates)
 
     @cached_property
     def sender_addresses(self) -> SenderAddressStore:
@@ -223,5 +227,4 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Containe
         credentials=Credentials(engine, users, session_hours=settings.session_hours),
         customers=CustomerStore(engine),
         stores=StoreStore(engine),
-        templates_store=TemplateStore(engine),
     )
