@@ -20,13 +20,13 @@ from mailcard.errors import (
     InputError,
     MailcardError,
     NotFoundError,
-    SenderNotVerifiedError,
 )
 from mailcard.identity import Principal, UserStore
 from mailcard.outbox.sql import SqlOutboxStore
 from mailcard.rendering import TemplateEngine
 from mailcard.senders.account_match import sender_account_warning
 from mailcard.senders.choices import SenderChoice, SenderChoices
+from mailcard.senders.errors import sender_not_verified
 from mailcard.smtp_accounts import SmtpAccount, SmtpAccountStore
 from mailcard.validation import Finding
 from mailcard.validation.findings import Location
@@ -114,7 +114,7 @@ class CardSent:
 @dataclass(frozen=True)
 class _Draft:
     request: EmailRequest
-    choice: SenderChoice | None
+    choice: SenderChoice
     account: SmtpAccount | None
     extra_findings: tuple[Finding, ...]
     template_id: int | None
@@ -203,13 +203,16 @@ class CardService:
         customer = self.customer(principal, customer_id)
         findings: list[Finding] = []
         can_send = True
-        try:
-            draft = self._draft(principal, customer, email, idempotency_key=None)
-        except SenderNotVerifiedError as error:
-            # Show the message as it would look from this address, and say why it cannot send yet.
-            draft = self._draft(principal, customer, email, idempotency_key=None, verified_only=False)
-            findings.append(_finding_of(error))
+        # An unconfirmed From still previews: the message as it would look, and why it cannot send yet.
+        choice = self._choices.resolve(
+            principal, customer, email.from_kind, email.from_address_id, require_usable=False
+        )
+        if not choice.usable:
+            findings.append(
+                _finding_of(sender_not_verified(choice.confirmation_kind, choice.id, email=choice.email))
+            )
             can_send = False
+        draft = self._draft(customer, email, choice, idempotency_key=None)
         findings.extend(draft.extra_findings)
         findings.extend(self._unresolved(draft.request))
         try:
@@ -245,7 +248,7 @@ class CardService:
         """Store the e-mail durably in the outbox (the worker delivers it); warnings come back."""
         customer = self.customer(principal, customer_id)
         key = f"card:{principal.user_id}:{idempotency_key}" if idempotency_key else None
-        draft = self._draft(principal, customer, email, idempotency_key=key)
+        draft = self._draft(customer, email, self._resolve(principal, customer, email), idempotency_key=key)
         prepared = self._composer.prepare(draft.request)
         warnings = tuple(draft.extra_findings) + prepared.findings
         now = datetime.now(UTC)
@@ -258,7 +261,7 @@ class CardService:
                     outbox_message_id=message_id,
                     user_id=principal.user_id,
                     template_id=draft.template_id,
-                    from_kind=draft.choice.kind if draft.choice else "manager",
+                    from_kind=draft.choice.kind,
                     from_address=prepared.built.envelope_from,
                     subject=prepared.subject,
                     warnings=[w.to_dict() for w in warnings],
@@ -286,7 +289,7 @@ class CardService:
                 code="test_address_not_confirmed",
                 hint='Confirm it with POST /api/senders/confirmations {"kind": "user", "id": <your id>}.',
             )
-        draft = self._draft(principal, customer, email, idempotency_key=None)
+        draft = self._draft(customer, email, self._resolve(principal, customer, email), idempotency_key=None)
         request = draft.request
         test = EmailRequest(
             sender=request.sender,
@@ -311,30 +314,12 @@ class CardService:
 
     # -- inside ----------------------------------------------------------------------------------
 
+    def _resolve(self, principal: Principal, customer: Any, email: CardEmail) -> SenderChoice:
+        return self._choices.resolve(principal, customer, email.from_kind, email.from_address_id)
+
     def _draft(
-        self,
-        principal: Principal,
-        customer: Any,
-        email: CardEmail,
-        *,
-        idempotency_key: str | None,
-        verified_only: bool = True,
+        self, customer: Any, email: CardEmail, choice: SenderChoice, *, idempotency_key: str | None
     ) -> _Draft:
-        choice: SenderChoice | None
-        if verified_only:
-            choice = self._choices.resolve(principal, customer, email.from_kind, email.from_address_id)
-        else:
-            choice = next(
-                (
-                    c
-                    for c in self._choices.options(principal, customer)
-                    if c.kind == email.from_kind and (c.kind != "address" or c.id == email.from_address_id)
-                ),
-                None,
-            )
-            if choice is None:
-                self._choices.resolve(principal, customer, email.from_kind, email.from_address_id)
-                raise AssertionError("resolve raises for a choice options() does not offer")
         if not customer.email:
             raise InputError(
                 "The customer has no e-mail address, so there is nobody to send to.",

@@ -85,9 +85,16 @@ class SenderChoices:
         return found
 
     def resolve(
-        self, principal: Principal, customer: CardCustomer, kind: str, address_id: int | None = None
+        self,
+        principal: Principal,
+        customer: CardCustomer,
+        kind: str,
+        address_id: int | None = None,
+        *,
+        require_usable: bool = True,
     ) -> SenderChoice:
-        """The chosen From, if this user may use it and it can send; otherwise a clear error."""
+        """The chosen From, if this user may use it and (with ``require_usable``) it can send; otherwise a
+        clear error. A preview passes ``require_usable=False`` to show a message from an unconfirmed address."""
         if kind == "manager":
             if customer.manager_id is None:
                 raise InputError(
@@ -121,7 +128,7 @@ class SenderChoices:
             raise InputError(
                 f"Unknown From choice {kind!r}: use manager, store or address.", code="invalid_sender_kind"
             )
-        if not choice.usable:
+        if require_usable and not choice.usable:
             raise sender_not_verified(choice.confirmation_kind, choice.id, email=choice.email)
         return choice
 
