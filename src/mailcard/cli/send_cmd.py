@@ -8,6 +8,7 @@ and reports the outcome. A temporary failure leaves it queued for retry and repo
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,3 +144,11 @@ async def _deliver_now(mailcard: Container, message_id: str) -> None:
         await worker.run_once([message_id])
     finally:
         await worker.aclose()
+    # A running server's worker may have claimed the message first: its attempt is this send's
+    # outcome, so wait for it (at most one lease) rather than report "queued" mid-conversation.
+    deadline = time.monotonic() + mailcard.settings.lease_seconds
+    while time.monotonic() < deadline:
+        message = mailcard.outbox.get(message_id)
+        if message is None or message.status is not MessageStatus.SENDING:
+            return
+        await asyncio.sleep(0.05)
