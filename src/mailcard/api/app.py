@@ -154,7 +154,7 @@ def create_app(container: Container, services: Services = Services(worker=False)
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # async: nothing blocks here, so no thread-pool hop
         """The process is up."""
         return {"status": "ok", "version": __version__}
 

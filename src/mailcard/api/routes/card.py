@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailcard.api.deps import ContainerDep, CurrentUser, RowId
+from mailcard.api.deps import ContainerDep, CurrentUser, RowId, call_database
 from mailcard.card import CardEmail
 
 router = APIRouter(prefix="/api", tags=["card"])
@@ -153,7 +153,7 @@ def preview(
     status_code=202,
     response_model_by_alias=True,
 )
-def send(
+async def send(
     customer_id: int,
     body: CardEmailIn,
     principal: CurrentUser,
@@ -161,7 +161,15 @@ def send(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Send to the customer's address: stored durably, delivered by the worker. Warnings come back."""
-    sent = container.card.send(principal, customer_id, body.to_card_email(), idempotency_key=idempotency_key)
+    # async, with the work in call_database: the card's main action takes no thread hop on SQLite.
+    sent = await call_database(
+        container,
+        container.card.send,
+        principal,
+        customer_id,
+        body.to_card_email(),
+        idempotency_key=idempotency_key,
+    )
     return sent.to_dict()
 
 
