@@ -48,13 +48,17 @@ _HIDDEN_STYLE: Final = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 _ZERO_HEIGHT: Final = re.compile(r"max-height\s*:\s*0(?:px)?\s*(?:!important\s*)?(?:;|$)", re.IGNORECASE)
 _OVERFLOW_HIDDEN: Final = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
 _WS: Final = re.compile(r"[ \t\n\r\f\u00a0\u2007]+")
-# Text that _WS.sub would change: any white space but a single space.
-_NEEDS_COLLAPSE: Final = re.compile(r"[\t\n\r\f\u00a0\u2007]|  ")
+# Text that _WS.sub would change (any white space but a single space), as a pattern to combine.
+_NEEDS_COLLAPSE: Final = "[\t\n\r\f\u00a0\u2007]|  "
 # Invisible characters preheader fillers and templates are full of. ZWJ (U+200D) stays: it is
 # part of emoji sequences.
-_INVISIBLE: Final = re.compile("[\u00ad\u034f\u200b\u200c\u2060\ufeff]")
+_INVISIBLE_CHARS: Final = "[\u00ad\u034f\u200b\u200c\u2060\ufeff]"
+_INVISIBLE: Final = re.compile(_INVISIBLE_CHARS)
+# Text that needs writer.text rather than writer.plain: one search instead of two per text node.
+_NEEDS_WORK: Final = re.compile(f"{_INVISIBLE_CHARS}|{_NEEDS_COLLAPSE}")
 _PRE_MARK: Final = "\x00"  # marks lines from <pre>, which must not be re-wrapped
 _BULLET: Final = re.compile(r"( *)(- |\d+\. )?")
+_BLANK_LINES: Final = re.compile(r"\n{3,}")
 
 
 class _Writer:
@@ -177,36 +181,34 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
     pop = stack.pop
     push = stack.append
     extend = stack.extend
-    invisible = _INVISIBLE.search
-    needs_collapse = _NEEDS_COLLAPSE.search
+    needs_work = _NEEDS_WORK.search
     blank = _WS.fullmatch
     while stack:
         entry = pop()
-        if isinstance(entry, str):
+        if entry.__class__ is str:
             left = entry
-            if left in _BLOCK_OR_SPECIAL:
-                if left in ("ul", "ol"):
-                    lists.pop()
-                    if lists:  # a nested list ends a line, not a paragraph
-                        writer.block(1)
-                        continue
-                elif left == "a":
-                    start, href = links.pop()
-                    label = "".join(out[start:])
-                    suffix = _link_suffix(href, label)
-                    if suffix is not None:
-                        if label.strip():
-                            writer.text(f" ({suffix})")
-                        else:
-                            writer.text(suffix)
-                elif left == "pre":
-                    pre_depth -= 1
-                elif left in ("td", "th"):
-                    writer.cell_separator = not writer.at_line_start and not writer.breaks
-                if left in _PARAGRAPH:
-                    writer.block(2)
-                elif left in _LINE:
+            if left in ("ul", "ol"):
+                lists.pop()
+                if lists:  # a nested list ends a line, not a paragraph
                     writer.block(1)
+                    continue
+            elif left == "a":
+                start, href = links.pop()
+                label = "".join(out[start:])
+                suffix = _link_suffix(href, label)
+                if suffix is not None:
+                    if label.strip():
+                        writer.text(f" ({suffix})")
+                    else:
+                        writer.text(suffix)
+            elif left == "pre":
+                pre_depth -= 1
+            elif left == "td" or left == "th":
+                writer.cell_separator = not writer.at_line_start and not writer.breaks
+            if left in _PARAGRAPH:
+                writer.block(2)
+            elif left in _LINE:
+                writer.block(1)
             continue
         node = entry
         tag = node.tag
@@ -214,7 +216,7 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
             content = node.text_content or ""
             if pre_depth:
                 writer.pre(content)
-            elif invisible(content) is None and needs_collapse(content) is None:
+            elif needs_work(content) is None:
                 # Already collapsed text without invisible characters: what writer.text would do,
                 # without its two substitutions.
                 if content:
@@ -229,10 +231,9 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
         if tag is None or tag.startswith("-") or tag in _SKIP or _hidden(node):
             continue
         if tag in _BLOCK_OR_SPECIAL:
-            if tag in ("ul", "ol") and lists:
-                writer.block(1)  # a nested list starts on the next line, without a blank one
-            elif tag in _PARAGRAPH:
-                writer.block(2)
+            if tag in _PARAGRAPH:
+                # A nested list starts on the next line, without a blank one.
+                writer.block(1 if lists and (tag == "ul" or tag == "ol") else 2)
             elif tag in _LINE:
                 writer.block(1)
             if tag == "br":
@@ -241,7 +242,7 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
                 writer.text("-" * 20)
             elif tag == "img":
                 writer.text(" " + (node.attributes.get("alt") or "") + " ")
-            elif tag in ("ul", "ol"):
+            elif tag == "ul" or tag == "ol":
                 lists.append([0 if tag == "ol" else -1])
             elif tag == "li":
                 indent = "  " * max(len(lists) - 1, 0)
@@ -254,7 +255,8 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
                 links.append((len(out), node.attributes.get("href") or ""))
             elif tag == "pre":
                 pre_depth += 1
-        push(tag)
+            # Only these tags have work to do when left: other elements push no marker.
+            push(tag)
         children = list(node.iter(include_text=True))
         if children:
             children.reverse()
@@ -263,7 +265,12 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
 
 
 def _finish(text: str) -> str:
-    lines: list[str] = []
+    if _PRE_MARK not in text:
+        # The usual case, without the per-line checks below: no <pre> lines, nothing to wrap.
+        lines = [line.rstrip() for line in text.split("\n")]
+        if max(map(len, lines)) <= WRAP_WIDTH:
+            return _end("\n".join(lines))
+    lines = []
     for line in text.split("\n"):
         if line.startswith(_PRE_MARK):
             lines.append(line[1:].rstrip())
@@ -283,5 +290,9 @@ def _finish(text: str) -> str:
                 break_on_hyphens=False,
             )
         )
-    result = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return _end("\n".join(lines))
+
+
+def _end(text: str) -> str:
+    result = _BLANK_LINES.sub("\n\n", text).strip("\n")
     return result + "\n" if result else ""
