@@ -606,7 +606,7 @@ def _just_inserted(row: dict[str, Any]) -> OutboxMessage:
     return _to_message({**row, **_EMPTY_AT_INSERT})
 
 
-def _to_message(row: Mapping[str, Any]) -> OutboxMessage:
+def _to_message(row: Mapping[Any, Any]) -> OutboxMessage:
     return OutboxMessage(
         id=row["id"],
         status=MessageStatus(row["status"]),
