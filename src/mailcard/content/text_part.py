@@ -131,8 +131,8 @@ class _Writer:
         self.out.append(_PRE_MARK + text.replace("\n", "\n" + _PRE_MARK))
 
 
-def _hidden(node: LexborNode) -> bool:
-    attrs = node.attributes
+def _hidden(attrs: dict[str, str | None]) -> bool:
+    """Whether an element with these (non-empty) attributes is hidden."""
     if "hidden" in attrs:
         return True
     style = attrs.get("style")
@@ -228,7 +228,10 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
             else:
                 writer.text(content)
             continue
-        if tag is None or tag.startswith("-") or tag in _SKIP or _hidden(node):
+        if tag is None or tag.startswith("-") or tag in _SKIP:
+            continue
+        attributes = node.attributes
+        if attributes and _hidden(attributes):  # most elements have no attributes: no call
             continue
         if tag in _BLOCK_OR_SPECIAL:
             if tag in _PARAGRAPH:
@@ -241,7 +244,7 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
             elif tag == "hr":
                 writer.text("-" * 20)
             elif tag == "img":
-                writer.text(" " + (node.attributes.get("alt") or "") + " ")
+                writer.text(" " + (attributes.get("alt") or "") + " ")
             elif tag == "ul" or tag == "ol":
                 lists.append([0 if tag == "ol" else -1])
             elif tag == "li":
@@ -252,7 +255,7 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
                 else:
                     writer.prefix = f"{indent}- "
             elif tag == "a":
-                links.append((len(out), node.attributes.get("href") or ""))
+                links.append((len(out), attributes.get("href") or ""))
             elif tag == "pre":
                 pre_depth += 1
             # Only these tags have work to do when left: other elements push no marker.
