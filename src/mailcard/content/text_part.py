@@ -185,7 +185,7 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
     blank = _WS.fullmatch
     while stack:
         entry = pop()
-        if entry.__class__ is str:
+        if isinstance(entry, str):
             left = entry
             if left in ("ul", "ol"):
                 lists.pop()
