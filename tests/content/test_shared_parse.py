@@ -8,7 +8,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from mailcard.content import html_to_text, inject_preheader
-from mailcard.content.preheader import injection_keeps_tree
+from mailcard.content.preheader import inject_preheader_keeping_tree, injection_keeps_tree
 from mailcard.validation import ContentToCheck, check_content
 
 CORPUS = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpora" / "benign-html").glob("*.html"))
@@ -69,3 +69,12 @@ def test_injection_keeps_tree(html: str, keeps: bool) -> None:
     assert injection_keeps_tree(html) is keeps
     text, _ = _shared(html)
     assert text == html_to_text(inject_preheader(html, PREHEADER))
+
+
+@pytest.mark.parametrize("path", CORPUS[:10], ids=[p.stem for p in CORPUS[:10]])
+@pytest.mark.parametrize("preheader", [PREHEADER, "  "])
+def test_one_scan_injection_matches_the_two_functions(path: Path, preheader: str) -> None:
+    html = path.read_text(encoding="utf-8")
+    injected, keeps = inject_preheader_keeping_tree(html, preheader)
+    assert injected == inject_preheader(html, preheader)
+    assert keeps == (injected == html or injection_keeps_tree(html))

@@ -14,7 +14,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from mailcard.content.preheader import inject_preheader, injection_keeps_tree, preheader_for_text_only
+from mailcard.content.preheader import inject_preheader_keeping_tree, preheader_for_text_only
 from mailcard.content.text_part import html_to_text
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import AddressError, ContentBlockedError, InputError, MailcardError
@@ -115,10 +115,9 @@ class Composer:
         if preheader and not html:
             html = preheader_for_text_only(text or "", preheader)
         elif preheader and html:
-            injected = inject_preheader(html, preheader)
-            if injected is not html and not injection_keeps_tree(html):
+            html, keeps_tree = inject_preheader_keeping_tree(html, preheader)
+            if not keeps_tree:
                 tree = None  # the hidden block may change how the rest parses: parse again
-            html = injected
         if html and not text:
             text = html_to_text(html, tree=tree)
         built = build_message(

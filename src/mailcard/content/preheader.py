@@ -20,6 +20,7 @@ from typing import Final
 __all__ = [
     "HIDDEN_STYLE",
     "inject_preheader",
+    "inject_preheader_keeping_tree",
     "injection_keeps_tree",
     "preheader_block",
     "preheader_for_text_only",
@@ -100,7 +101,10 @@ def injection_keeps_tree(html: str) -> bool:
     creates the body element: the block's two hidden ``<div>`` are then the body's first children and
     the rest of the document parses exactly as without them (so the text part, which skips hidden
     elements, can be generated from the tree of ``html`` itself). False when unsure."""
-    at = _insertion_point(html)
+    return _keeps_tree(html, _insertion_point(html))
+
+
+def _keeps_tree(html: str, at: int) -> bool:
     return at > 0 and _CLEAN_BODY_START.fullmatch(html, 0, at) is not None
 
 
@@ -114,6 +118,15 @@ def inject_preheader(html: str, preheader: str) -> str:
         return html
     at = _insertion_point(html)
     return html[:at] + preheader_block(preheader) + html[at:]
+
+
+def inject_preheader_keeping_tree(html: str, preheader: str) -> tuple[str, bool]:
+    """:func:`inject_preheader` and :func:`injection_keeps_tree` with one search for the insertion
+    point (the composer needs both for every message). An empty preheader returns ``(html, True)``."""
+    if not preheader.strip():
+        return html, True
+    at = _insertion_point(html)
+    return html[:at] + preheader_block(preheader) + html[at:], _keeps_tree(html, at)
 
 
 def preheader_for_text_only(text: str, preheader: str) -> str:
