@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import socket
 import ssl
@@ -170,6 +171,7 @@ class SmtpTransport:
         self._pools: dict[tuple[object, ...], _Pool] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._reaped_at = -math.inf
 
     async def send(self, settings: SmtpSettings, envelope: Envelope, data: bytes) -> SendResult:
         """Send ``data`` as is (line endings normalised to CRLF, dots stuffed); see :class:`Transport`."""
@@ -260,10 +262,18 @@ class SmtpTransport:
         )
 
     def _reap_idle(self) -> None:
+        # Not for every message: a look at every idle connection cost as much as a tenth of the
+        # worker's Python time per message, and a connection is checked again when checked out anyway.
+        now = self._clock()
+        if now - self._reaped_at < min(1.0, self.idle_timeout / 4):
+            return
+        self._reaped_at = now
         for pool in self._pools.values():
-            keep = [c for c in pool.idle if c.is_connected and not self._expired(c)]
+            keep = []
             for connection in pool.idle:
-                if connection not in keep:
+                if connection.is_connected and not self._expired(connection):
+                    keep.append(connection)
+                else:
                     self._retire(connection)
             pool.idle[:] = keep
 
