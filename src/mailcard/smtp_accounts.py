@@ -23,6 +23,9 @@ from mailcard.delivery.settings import SmtpSettings
 from mailcard.errors import ConfigurationError, ConflictError, NotFoundError
 
 _T = smtp_accounts
+# Built once: every send from the card picks its account from the saved ones.
+_ALL_ACCOUNTS = select(_T).order_by(_T.c.name)
+_SAVED_ACCOUNTS = _ALL_ACCOUNTS.where(_T.c.kind == "saved")
 DEVINBOX_KEY = "devinbox"
 
 
@@ -176,9 +179,7 @@ class SmtpAccountStore:
                 raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
 
     def list(self, *, include_inline: bool = False) -> list[SmtpAccount]:
-        query = select(_T).order_by(_T.c.name)
-        if not include_inline:
-            query = query.where(_T.c.kind == "saved")
+        query = _ALL_ACCOUNTS if include_inline else _SAVED_ACCOUNTS
         with self._engine.connect() as conn:
             return [_to_account(r._mapping) for r in conn.execute(query)]
 

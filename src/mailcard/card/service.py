@@ -31,6 +31,9 @@ from mailcard.smtp_accounts import SmtpAccount, SmtpAccountStore
 from mailcard.validation import Finding
 from mailcard.validation.findings import Location
 
+# Built once: a statement costs more to build than to run, and every send runs this one.
+_RECORD_EMAIL = insert(customer_emails)
+
 CARD_EVENT = "customer"
 TEST_PREFIX = "[TEST] "
 # Keys of the rendering context the card fills itself; extra data cannot replace them.
@@ -256,17 +259,18 @@ class CardService:
         def record(conn: Connection, message_id: str) -> None:
             # The card's history row commits with the outbox row: one transaction, one fsync.
             conn.execute(
-                insert(customer_emails).values(
-                    customer_id=customer.id,
-                    outbox_message_id=message_id,
-                    user_id=principal.user_id,
-                    template_id=draft.template_id,
-                    from_kind=draft.choice.kind,
-                    from_address=prepared.built.envelope_from,
-                    subject=prepared.subject,
-                    warnings=[w.to_dict() for w in warnings],
-                    created_at=now,
-                )
+                _RECORD_EMAIL,
+                {
+                    "customer_id": customer.id,
+                    "outbox_message_id": message_id,
+                    "user_id": principal.user_id,
+                    "template_id": draft.template_id,
+                    "from_kind": draft.choice.kind,
+                    "from_address": prepared.built.envelope_from,
+                    "subject": prepared.subject,
+                    "warnings": [w.to_dict() for w in warnings],
+                    "created_at": now,
+                },
             )
 
         submission = self._outbox.enqueue(new_message(draft.request, prepared), now=now, also=record)

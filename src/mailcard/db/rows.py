@@ -7,7 +7,7 @@ from dataclasses import fields
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from sqlalchemy import Connection, RowMapping, Table, select
+from sqlalchemy import Connection, RowMapping, Select, Table, bindparam, select
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -23,8 +23,15 @@ def row_by_id(conn: Connection, table: Table, row_id: int) -> RowMapping | None:
     which could not even bind them."""
     if not 1 <= row_id <= MAX_ID:
         return None
-    row = conn.execute(select(table).where(table.c.id == row_id)).first()
+    row = conn.execute(_select_by_id(table), {"row_id": row_id}).first()
     return None if row is None else row._mapping
+
+
+@cache
+def _select_by_id(table: Table) -> Select[Any]:
+    # Built once per table: building a statement costs more than running it (SQLAlchemy then finds
+    # the compiled form by the statement's memoised cache key).
+    return select(table).where(table.c.id == bindparam("row_id"))
 
 
 @cache

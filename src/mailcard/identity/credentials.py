@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from mailcard.db.schema import api_tokens, user_sessions, user_stores, users
 from mailcard.errors import InputError, NotFoundError
@@ -106,15 +106,7 @@ class Credentials:
         now = datetime.now(UTC)
         # Every API call starts here: the token and its user in one query, the user's stores in another.
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(api_tokens.c.id, api_tokens.c.last_used_at, *_PRINCIPAL_COLUMNS)
-                .join(users, users.c.id == api_tokens.c.user_id)
-                .where(
-                    api_tokens.c.token_hash == digest(plaintext),
-                    api_tokens.c.revoked_at.is_(None),
-                    users.c.is_active.is_(True),
-                )
-            ).first()
+            row = conn.execute(_TOKEN_PRINCIPAL, {"token_hash": digest(plaintext)}).first()
             if row is None:
                 return None
             principal = _principal(conn, row, via="token")
@@ -173,9 +165,21 @@ class Credentials:
 
 _PRINCIPAL_COLUMNS = (users.c.id.label("user_id"), users.c.login, users.c.role)
 
+# Every API call runs these two: built once, since building a statement costs more than running it.
+_TOKEN_PRINCIPAL = (
+    select(api_tokens.c.id, api_tokens.c.last_used_at, *_PRINCIPAL_COLUMNS)
+    .join(users, users.c.id == api_tokens.c.user_id)
+    .where(
+        api_tokens.c.token_hash == bindparam("token_hash"),
+        api_tokens.c.revoked_at.is_(None),
+        users.c.is_active.is_(True),
+    )
+)
+_PRINCIPAL_STORES = select(user_stores.c.store_id).where(user_stores.c.user_id == bindparam("user_id"))
+
 
 def _principal(conn: Any, row: Any, *, via: str) -> Principal:
-    store_ids = conn.execute(select(user_stores.c.store_id).where(user_stores.c.user_id == row.user_id))
+    store_ids = conn.execute(_PRINCIPAL_STORES, {"user_id": row.user_id})
     return Principal(
         user_id=row.user_id,
         login=row.login,

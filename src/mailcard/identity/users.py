@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mailcard.db.rows import row_by_id
 from mailcard.db.schema import user_stores, users
 from mailcard.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from mailcard.identity.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
@@ -85,10 +86,10 @@ class UserStore:
 
     def get(self, user_id: int) -> User:
         with self._engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.id == user_id)).first()
+            row = row_by_id(conn, users, user_id)
             if row is None:
                 raise NotFoundError(f"No user with id {user_id}.", code="user_not_found")
-            return _to_user(row._mapping, _store_ids(conn, [user_id]).get(user_id, ()))
+            return _to_user(row, _store_ids(conn, [user_id]).get(user_id, ()))
 
     def by_login(self, login: str) -> User | None:
         with self._engine.connect() as conn:
@@ -205,13 +206,20 @@ class UserStore:
         )
 
 
+# Built once: every authenticated request reads a user's stores.
+_STORES_OF_USERS = (
+    select(user_stores.c.user_id, user_stores.c.store_id)
+    .where(user_stores.c.user_id.in_(bindparam("user_ids", expanding=True)))
+    .order_by(user_stores.c.store_id)
+)
+
+
 def _store_ids(conn: Any, user_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
     ids = list(user_ids)
     if not ids:
         return {}
     found: dict[int, list[int]] = {}
-    query = select(user_stores.c.user_id, user_stores.c.store_id).where(user_stores.c.user_id.in_(ids))
-    for user_id, store_id in conn.execute(query.order_by(user_stores.c.store_id)):
+    for user_id, store_id in conn.execute(_STORES_OF_USERS, {"user_ids": ids}):
         found.setdefault(user_id, []).append(store_id)
     return {user_id: tuple(stores) for user_id, stores in found.items()}
 
