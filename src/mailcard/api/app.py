@@ -138,10 +138,6 @@ def create_app(container: Container, services: Services = Services(worker=False)
             headers=error.headers,
         )
 
-    for module_name in ROUTE_MODULES:
-        module = importlib.import_module(f"mailcard.api.routes.{module_name}")
-        app.include_router(module.router)
-
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = _with_problems(
@@ -172,6 +168,11 @@ def create_app(container: Container, services: Services = Services(worker=False)
         if services.devinbox:
             body["devinbox"] = BANNER
         return JSONResponse(body)
+
+    # After the probes: routes match in order, and probes are called every few seconds.
+    for module_name in ROUTE_MODULES:
+        module = importlib.import_module(f"mailcard.api.routes.{module_name}")
+        app.include_router(module.router)
 
     return app
 
