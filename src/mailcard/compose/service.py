@@ -7,6 +7,7 @@ message never reaches the outbox), then the preheader and text part, then MIME, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,8 +174,8 @@ class Composer:
     ) -> tuple[str, str | None, str | None, str | None]:
         if request.context is None:
             return request.subject, request.preheader, request.text, request.html
-        plain = RenderOptions(autoescape=None, strict_variables=strict, timezone=request.timezone)
-        html_options = RenderOptions(autoescape="html", strict_variables=strict, timezone=request.timezone)
+        plain = _render_options(None, strict, request.timezone)
+        html_options = _render_options("html", strict, request.timezone)
         context = request.context
 
         def render(source: str | None, options: RenderOptions, name: str) -> str | None:
@@ -189,6 +190,12 @@ class Composer:
             render(request.text, plain, "text"),
             render(request.html, html_options, "html"),
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _render_options(autoescape: str | None, strict: bool, timezone: str) -> RenderOptions:
+    """Shared options objects: a mailing renders with the same few for every message."""
+    return RenderOptions(autoescape=autoescape, strict_variables=strict, timezone=timezone)
 
 
 def new_message(request: EmailRequest, prepared: PreparedEmail) -> NewMessage:

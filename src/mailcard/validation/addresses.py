@@ -25,6 +25,8 @@ from mailcard.validation.headers import assert_header_safe, find_header_injectio
 __all__ = ["parse_mailbox", "parse_recipient_list", "split_recipients"]
 
 _SEPARATORS = frozenset(",;\n\r")
+# Characters that make split_recipients look at every character; most inputs (one address) have none.
+_SPLIT_SYNTAX: Final = re.compile(r'[,;\n\r"<>]')
 
 # The everyday address — ASCII letters, digits, ``_+-`` and dots in the local part, a domain of
 # plain ASCII labels ending in a letters-only TLD — is the one shape whose email-validator result
@@ -54,6 +56,10 @@ def _plain_address(address: str) -> str | None:
 
 def split_recipients(text: str) -> list[str]:
     """Split a recipient list on ``,``, ``;`` and line breaks that are not inside quotes or ``<...>``."""
+    if _SPLIT_SYNTAX.search(text) is None:
+        # No separator, quote or bracket: one entry, and the loop below would only copy it.
+        entry = text.strip()
+        return [entry] if entry else []
     entries: list[str] = []
     current: list[str] = []
     in_quotes = in_angle = escaped = False
