@@ -31,7 +31,8 @@ from sqlalchemy.engine import Dialect
 
 def sqlite_timestamp(moment: datetime) -> str:
     """How SQLAlchemy's SQLite dialect stores a UTC datetime (for the outbox's raw bulk insert)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat, not strftime: the same text at half the cost (glibc's strftime consults the zone).
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
