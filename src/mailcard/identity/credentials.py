@@ -8,6 +8,7 @@ API tokens travel in the ``Authorization`` header, which browsers never add on t
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,12 +105,13 @@ class Credentials:
 
     def principal_for_token(self, plaintext: str) -> Principal | None:
         now = datetime.now(UTC)
-        # Every API call starts here: the token and its user in one query, the user's stores in another.
+        # Every API call starts here: the token, its user and the user's stores in one query.
         with self._engine.connect() as conn:
-            row = conn.execute(_TOKEN_PRINCIPAL, {"token_hash": digest(plaintext)}).first()
-            if row is None:
-                return None
-            principal = _principal(conn, row, via="token")
+            rows = conn.execute(_TOKEN_PRINCIPAL, {"token_hash": digest(plaintext)}).all()
+        if not rows:
+            return None
+        row = rows[0]
+        principal = _principal(rows, via="token")
         # Recording use at minute granularity keeps a busy integration from writing on every call.
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             with self._engine.begin() as conn:
@@ -145,46 +147,52 @@ class Credentials:
     def session_principal(self, session: str) -> tuple[Principal, str] | None:
         """The principal and CSRF token of a live session, or ``None``."""
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(user_sessions.c.csrf_token, *_PRINCIPAL_COLUMNS)
-                .join(users, users.c.id == user_sessions.c.user_id)
-                .where(
-                    user_sessions.c.session_hash == digest(session),
-                    user_sessions.c.expires_at > datetime.now(UTC),
-                    users.c.is_active.is_(True),
-                )
-            ).first()
-            if row is None:
-                return None
-            return _principal(conn, row, via="session"), row.csrf_token
+            rows = conn.execute(
+                _SESSION_PRINCIPAL, {"session_hash": digest(session), "now": datetime.now(UTC)}
+            ).all()
+        if not rows:
+            return None
+        return _principal(rows, via="session"), rows[0].csrf_token
 
     def close_session(self, session: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(user_sessions).where(user_sessions.c.session_hash == digest(session)))
 
 
-_PRINCIPAL_COLUMNS = (users.c.id.label("user_id"), users.c.login, users.c.role)
+# The user and each of their stores (a row per store; one row with no store if they have none).
+_PRINCIPAL_COLUMNS = (users.c.id.label("user_id"), users.c.login, users.c.role, user_stores.c.store_id)
+_USER_AND_STORES = users.outerjoin(user_stores, user_stores.c.user_id == users.c.id)
 
-# Every API call runs these two: built once, since building a statement costs more than running it.
+# Every API call runs this: built once, since building a statement costs more than running it.
 _TOKEN_PRINCIPAL = (
     select(api_tokens.c.id, api_tokens.c.last_used_at, *_PRINCIPAL_COLUMNS)
-    .join(users, users.c.id == api_tokens.c.user_id)
+    .select_from(api_tokens.join(_USER_AND_STORES, users.c.id == api_tokens.c.user_id))
     .where(
         api_tokens.c.token_hash == bindparam("token_hash"),
         api_tokens.c.revoked_at.is_(None),
         users.c.is_active.is_(True),
     )
 )
-_PRINCIPAL_STORES = select(user_stores.c.store_id).where(user_stores.c.user_id == bindparam("user_id"))
+
+_SESSION_PRINCIPAL = (
+    select(user_sessions.c.csrf_token, *_PRINCIPAL_COLUMNS)
+    .select_from(user_sessions.join(_USER_AND_STORES, users.c.id == user_sessions.c.user_id))
+    .where(
+        user_sessions.c.session_hash == bindparam("session_hash"),
+        user_sessions.c.expires_at > bindparam("now"),
+        users.c.is_active.is_(True),
+    )
+)
 
 
-def _principal(conn: Any, row: Any, *, via: str) -> Principal:
-    store_ids = conn.execute(_PRINCIPAL_STORES, {"user_id": row.user_id})
+def _principal(rows: Sequence[Any], *, via: str) -> Principal:
+    """The principal from a user's rows of ``_PRINCIPAL_COLUMNS``."""
+    user = rows[0]
     return Principal(
-        user_id=row.user_id,
-        login=row.login,
-        role=Role(row.role),
-        store_ids=frozenset(store_ids.scalars()),
+        user_id=user.user_id,
+        login=user.login,
+        role=Role(user.role),
+        store_ids=frozenset(r.store_id for r in rows if r.store_id is not None),
         via=via,
     )
 
