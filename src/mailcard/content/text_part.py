@@ -47,7 +47,8 @@ _HIDDEN_STYLE: Final = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 # The other common way to hide a preheader (Cerberus, Litmus): collapsed to zero height.
 _ZERO_HEIGHT: Final = re.compile(r"max-height\s*:\s*0(?:px)?\s*(?:!important\s*)?(?:;|$)", re.IGNORECASE)
 _OVERFLOW_HIDDEN: Final = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
-_WS: Final = re.compile(r"[ \t\n\r\f\u00a0\u2007]+")
+_WS_CHARS: Final = " \t\n\r\f\u00a0\u2007"
+_WS: Final = re.compile(f"[{_WS_CHARS}]+")
 # Text that _WS.sub would change (any white space but a single space), as a pattern to combine.
 _NEEDS_COLLAPSE: Final = "[\t\n\r\f\u00a0\u2007]|  "
 # Invisible characters preheader fillers and templates are full of. ZWJ (U+200D) stays: it is
@@ -63,6 +64,8 @@ _BLANK_LINES: Final = re.compile(r"\n{3,}")
 
 class _Writer:
     """Accumulates inline text with pending line breaks and spaces, like a tiny layout engine."""
+
+    __slots__ = ("at_line_start", "breaks", "cell_separator", "out", "prefix", "space")
 
     def __init__(self) -> None:
         self.out: list[str] = []
@@ -182,7 +185,6 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
     push = stack.append
     extend = stack.extend
     needs_work = _NEEDS_WORK.search
-    blank = _WS.fullmatch
     while stack:
         entry = pop()
         if isinstance(entry, str):
@@ -213,18 +215,22 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
         node = entry
         tag = node.tag
         if tag == "-text":
-            content = node.text_content or ""
+            content = node.text_content
+            if not content:
+                continue
             if pre_depth:
                 writer.pre(content)
-            elif needs_work(content) is None:
-                # Already collapsed text without invisible characters: what writer.text would do,
-                # without its two substitutions.
-                if content:
-                    writer.plain(content)
-            elif blank(content) is not None:
+            elif not content.strip(_WS_CHARS):
                 # White space between tags (mostly newlines): at most a space owed.
                 if not writer.at_line_start:
                     writer.space = True
+            elif (content.isprintable() and "  " not in content and "\u034f" not in content) or (
+                needs_work(content) is None
+            ):
+                # Already collapsed text without invisible characters: what writer.text would do,
+                # without its two substitutions. isprintable() is False for every character of
+                # _NEEDS_WORK but U+034F (checked apart), and, unlike the regex, a C-level scan.
+                writer.plain(content)
             else:
                 writer.text(content)
             continue
@@ -297,5 +303,7 @@ def _finish(text: str) -> str:
 
 
 def _end(text: str) -> str:
-    result = _BLANK_LINES.sub("\n\n", text).strip("\n")
+    if "\n\n\n" in text:  # a C-level test: the regex scans slowly through non-Latin text
+        text = _BLANK_LINES.sub("\n\n", text)
+    result = text.strip("\n")
     return result + "\n" if result else ""

@@ -46,7 +46,8 @@ def normalize_text(text: str, what: str) -> bytes:
 
 
 def _is_7bit_safe(data: bytes) -> bool:
-    if data.translate(None, _SEVEN_BIT_ALLOWED):
+    # isascii() is a fast C scan; most non-English parts fail it at once, before the translate pass.
+    if not data.isascii() or data.translate(None, _SEVEN_BIT_ALLOWED):
         return False
     if b" \r\n" in data or b"\t\r\n" in data or data.endswith((b" ", b"\t")):
         return False
