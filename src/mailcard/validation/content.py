@@ -139,8 +139,12 @@ def _html_findings(html: str, policy: LinkPolicy, parsed: LexborHTMLParser | Non
                 excerpt=candidate.url,
             )
         )
-    # Most templates are ASCII, where the character count is the byte count: no 100 KB copy.
-    size = len(html) if html.isascii() else len(html.encode("utf-8"))
+    # Most templates are ASCII, where the character count is the byte count: no 100 KB copy. A
+    # character is at most 4 bytes, so a short text cannot be over the limit: no copy either.
+    if len(html) * 4 <= HTML_SIZE_WARNING_BYTES:
+        size = 0
+    else:
+        size = len(html) if html.isascii() else len(html.encode("utf-8"))
     if size > HTML_SIZE_WARNING_BYTES:
         findings.append(
             Finding(
