@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.postgres import mailcard_on
 
 from mailcard.api.app import Services, create_app
-from mailcard.bootstrap import Container, build
+from mailcard.bootstrap import Container
 from mailcard.crm.customers import NewCustomer
 from mailcard.crm.stores import NewStore
 from mailcard.identity import NewUser
-from mailcard.settings import Settings
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresCluster
@@ -39,11 +39,8 @@ EMAIL = {
 
 @pytest.fixture()
 def on_postgres(tmp_path: Path, postgres: PostgresCluster) -> Iterator[Container]:
-    built = build(Settings(data_dir=tmp_path, devinbox_port=1, database_url=postgres.fresh_database()))
-    try:
-        yield built
-    finally:
-        built.dispose()
+    with mailcard_on(postgres, tmp_path) as container:
+        yield container
 
 
 def test_send_from_the_card_on_postgres(on_postgres: Container) -> None:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 from tests.flows.conftest import run_until
+from tests.support.postgres import mailcard_on
 
-from mailcard.bootstrap import Container, build
+from mailcard.bootstrap import Container
 from mailcard.delivery.fake import RecordingTransport
 from mailcard.flows import IncomingEvent
-from mailcard.settings import Settings
 
 if TYPE_CHECKING:
     from tests.support.postgres import PostgresCluster
@@ -24,11 +24,8 @@ RUNS = 40
 
 @pytest.fixture()
 def on_postgres(tmp_path: Path, postgres: PostgresCluster) -> Iterator[Container]:
-    built = build(Settings(data_dir=tmp_path, devinbox_port=1, database_url=postgres.fresh_database()))
-    try:
-        yield built
-    finally:
-        built.dispose()
+    with mailcard_on(postgres, tmp_path) as container:
+        yield container
 
 
 def test_two_runners_share_the_runs_and_each_email_is_sent_once(on_postgres: Container) -> None:

@@ -23,8 +23,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.support.postfix_tools import LOOPBACK, MissingBinaryError, Reaper, free_port, wait_for
+
+if TYPE_CHECKING:
+    from mailcard.bootstrap import Container
 
 SUPERUSER = "mailcard"
 DEFAULT_DB = "mailcard"
@@ -241,3 +245,16 @@ def postgres_cluster(base_dir: Path | None = None) -> Iterator[PostgresCluster]:
         yield cluster.start()
     finally:
         cluster.stop()
+
+
+@contextlib.contextmanager
+def mailcard_on(cluster: PostgresCluster, data_dir: Path) -> Iterator[Container]:
+    """The whole of mailcard (``bootstrap.build``) on a fresh database of ``cluster``."""
+    from mailcard.bootstrap import build
+    from mailcard.settings import Settings
+
+    built = build(Settings(data_dir=data_dir, devinbox_port=1, database_url=cluster.fresh_database()))
+    try:
+        yield built
+    finally:
+        built.dispose()
