@@ -73,6 +73,8 @@ StepCallback = Callable[[str, str], None]
 _FOREIGN: Final = (aiosmtplib.SMTPException, OSError, TimeoutError, EOFError)
 _LINE_ENDINGS: Final = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
 _LEADING_DOT: Final = re.compile(rb"(?m)^(?=\.)")
+_BARE_CR: Final = re.compile(rb"\r(?!\n)")
+_DOT_AFTER_NEWLINE: Final = re.compile(rb"\n\.")
 _BAD_ADDRESS_CHARS: Final = re.compile(r"[\x00-\x20<>\x7f]")
 # Failures that mean "this connection is dead", as opposed to "the server said no".
 _DEAD_CONNECTION: Final = frozenset({"connection_lost", "timeout", "server_unavailable"})
@@ -610,14 +612,16 @@ def _envelope_is_ascii(envelope: Envelope) -> bool:
 def _wire_body(data: bytes) -> tuple[bytes, int]:
     """The message as DATA sends it (CRLF line endings, a final CRLF, dots stuffed, then ``.CRLF``),
     and its size for ``SIZE=`` (the normalised message before dot-stuffing, as before)."""
-    # Messages from mailcard's MIME builder already use CRLF only: skip the regex for them.
-    crlf = data.count(b"\r\n")
-    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+    # Messages from mailcard's MIME builder already use CRLF only: skip the rewrite for them. "As
+    # many LF as CR, and every CR followed by LF" is the same test as "as many CRLF as CR and as LF";
+    # single-byte counts and the searches below are C-level scans several times faster than
+    # bytes.count/in with a two-byte needle, and this runs for every message the worker sends.
+    if data.count(b"\n") != data.count(b"\r") or _BARE_CR.search(data) is not None:
         data = _LINE_ENDINGS.sub(b"\r\n", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     size = len(data)
-    if data.startswith(b".") or b"\n." in data:
+    if data.startswith(b".") or _DOT_AFTER_NEWLINE.search(data) is not None:
         data = _LEADING_DOT.sub(b".", data)
     return data + b".\r\n", size
 
