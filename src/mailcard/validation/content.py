@@ -139,13 +139,8 @@ def _html_findings(html: str, policy: LinkPolicy, parsed: LexborHTMLParser | Non
                 excerpt=candidate.url,
             )
         )
-    # Most templates are ASCII, where the character count is the byte count: no 100 KB copy. A
-    # character is at most 4 bytes, so a short text cannot be over the limit: no copy either.
-    if len(html) * 4 <= HTML_SIZE_WARNING_BYTES:
-        size = 0
-    else:
-        size = len(html) if html.isascii() else len(html.encode("utf-8"))
-    if size > HTML_SIZE_WARNING_BYTES:
+    size = _utf8_size_if_over(html, HTML_SIZE_WARNING_BYTES)
+    if size is not None:
         findings.append(
             Finding(
                 code="html_too_large",
@@ -223,3 +218,15 @@ def check_content(
     if content.text is not None:
         findings += _text_link_findings(content.text, "text", policy)
     return Report(findings)
+
+
+def _utf8_size_if_over(text: str, limit: int) -> int | None:
+    """The UTF-8 size of ``text`` when it is over ``limit`` bytes, else ``None``.
+
+    Copies only when it must: a character is at most 4 bytes, so a short text cannot be over, and in
+    ASCII text (most templates) the character count is the byte count.
+    """
+    if len(text) * 4 <= limit:
+        return None
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    return size if size > limit else None
