@@ -114,10 +114,7 @@ def inject_preheader(html: str, preheader: str) -> str:
     Works on full documents (after ``<body ...>``) and fragments (at the start). The preheader is
     HTML-escaped; an empty preheader returns ``html`` unchanged.
     """
-    if not preheader.strip():
-        return html
-    at = _insertion_point(html)
-    return html[:at] + preheader_block(preheader) + html[at:]
+    return inject_preheader_keeping_tree(html, preheader)[0]
 
 
 def inject_preheader_keeping_tree(html: str, preheader: str) -> tuple[str, bool]:
