@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any, Final
 
-from mailcard.db.rows import MAX_ID
+from mailcard.db.rows import could_be_row_id
 from mailcard.errors import InputError
 from mailcard.validation.addresses import parse_mailbox
 
@@ -125,7 +125,7 @@ def optional_phone(value: str | None) -> str | None:
 def optional_id(value: int | None, *, field: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+    if isinstance(value, bool) or not isinstance(value, int) or not could_be_row_id(value):
         raise InputError(f"The {field} is not a valid id.", code="invalid_id", details={"field": field})
     return value
 

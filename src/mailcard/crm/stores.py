@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from mailcard.crm import fields as clean
 from mailcard.crm.fields import UNSET, Unset
 from mailcard.crm.importing import ImportResult, import_each
-from mailcard.db.rows import MAX_ID, from_row, row_by_id
+from mailcard.db.rows import could_be_row_id, from_row, row_by_id
 from mailcard.db.schema import smtp_accounts, stores
 from mailcard.errors import ConflictError, InputError, NotFoundError
 
@@ -157,7 +157,7 @@ class StoreStore:
 
         A proof for an address the store no longer has is void, so nothing changes then.
         """
-        if not 1 <= store_id <= MAX_ID:
+        if not could_be_row_id(store_id):
             return
         now = datetime.now(UTC)
         with self._engine.begin() as conn:

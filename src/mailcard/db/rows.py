@@ -18,10 +18,14 @@ Record = TypeVar("Record", bound="DataclassInstance")
 MAX_ID: Final = 2_147_483_647
 
 
+def could_be_row_id(value: int) -> bool:
+    """Whether a row can have this id: others are never sent to the driver, which could not even bind them."""
+    return 1 <= value <= MAX_ID
+
+
 def row_by_id(conn: Connection, table: Table, row_id: int) -> RowMapping | None:
-    """The row of ``table`` with this id, or ``None``; ids no row can have are not sent to the driver,
-    which could not even bind them."""
-    if not 1 <= row_id <= MAX_ID:
+    """The row of ``table`` with this id, or ``None`` (see :func:`could_be_row_id`)."""
+    if not could_be_row_id(row_id):
         return None
     row = conn.execute(_select_by_id(table), {"row_id": row_id}).first()
     return None if row is None else row._mapping

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mailcard.db.rows import MAX_ID
+from mailcard.db.rows import could_be_row_id
 from mailcard.db.schema import user_stores, users
 from mailcard.errors import AuthenticationError, ConflictError, InputError, NotFoundError
 from mailcard.identity.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
@@ -86,7 +86,7 @@ class UserStore:
 
     def get(self, user_id: int) -> User:
         rows: Sequence[Any] = ()
-        if 1 <= user_id <= MAX_ID:  # no row has another id, and the driver could not bind it
+        if could_be_row_id(user_id):
             with self._engine.connect() as conn:
                 rows = conn.execute(_USER_WITH_STORES, {"user_id": user_id}).all()
         if not rows:
