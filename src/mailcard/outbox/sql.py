@@ -104,18 +104,16 @@ class SqlOutboxStore:
                 # The DB-API insert: SQLAlchemy's statement and parameter processing cost more than the
                 # insert itself (the card_send benchmark). SQLite counts the rows ON CONFLICT skipped.
                 inserted = _sqlite_insert_many(conn, [row], now) == 1
-                stored: OutboxMessage | None = _just_inserted(row) if inserted else None
             else:
-                # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies by
-                # driver), and gives the stored row without a second query.
-                returned = conn.execute(
-                    self._insert_ignoring_known_keys().returning(*_SUMMARY_COLUMNS), row
-                ).first()
-                inserted = returned is not None
-                stored = _to_message(returned._mapping) if returned is not None else None
-            if inserted and also is not None:
-                also(conn, row["id"])
-            if stored is None:
+                # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies
+                # by driver).
+                returned = conn.execute(self._insert_ignoring_known_keys().returning(_T.c.id), row)
+                inserted = returned.first() is not None
+            if inserted:
+                if also is not None:
+                    also(conn, row["id"])
+                stored = _just_inserted(row)
+            else:
                 stored_id = row["id"]
                 if message.idempotency_key is not None:
                     stored_id = conn.execute(
@@ -603,7 +601,8 @@ _EMPTY_AT_INSERT = dict.fromkeys(
 
 def _just_inserted(row: dict[str, Any]) -> OutboxMessage:
     """The message ``row`` (from ``_new_row``) as a read of the summary columns would give it."""
-    return _to_message({**row, **_EMPTY_AT_INSERT})
+    stamps = {k: row[k].astimezone(UTC) for k in ("next_attempt_at", "created_at", "updated_at")}
+    return _to_message({**row, **stamps, **_EMPTY_AT_INSERT})
 
 
 def _to_message(row: Mapping[Any, Any]) -> OutboxMessage:
