@@ -321,30 +321,14 @@ class FlowEngine:
                 return self._broken(block, seq, now, {"expression": block.expression}, error)
             edge = "true" if result else "false"
             return _Step(
-                StepWrite(
-                    seq,
-                    block.id,
-                    block.type,
-                    edge,
-                    {"expression": block.expression},
-                    {"result": result},
-                    now,
-                    now,
-                ),
+                _instant(block, seq, edge, {"expression": block.expression}, {"result": result}, now),
                 edges_of(block)[edge],
             )
         if isinstance(block, DelayBlock):
             until = now + timedelta(seconds=block.total_seconds)
             return _Step(
-                StepWrite(
-                    seq,
-                    block.id,
-                    block.type,
-                    "next",
-                    {"seconds": block.total_seconds},
-                    {"until": until.isoformat()},
-                    now,
-                    now,
+                _instant(
+                    block, seq, "next", {"seconds": block.total_seconds}, {"until": until.isoformat()}, now
                 ),
                 block.next,
                 status="waiting",
@@ -357,29 +341,22 @@ class FlowEngine:
                 return self._broken(block, seq, now, {"name": block.name, "value": block.value}, error)
             context["vars"] = dict(context.get("vars") or {}) | {block.name: value}
             return _Step(
-                StepWrite(
-                    seq,
-                    block.id,
-                    block.type,
-                    "next",
-                    {"name": block.name, "value": block.value},
-                    {"value": value},
-                    now,
-                    now,
+                _instant(
+                    block, seq, "next", {"name": block.name, "value": block.value}, {"value": value}, now
                 ),
                 block.next,
             )
         if isinstance(block, NotifyAgentBlock):
             return self._notify_agent(run, block, context, seq, now)
         assert isinstance(block, EndBlock)
-        return _Step(StepWrite(seq, block.id, block.type, None, {}, {}, now, now), None, status="completed")
+        return _Step(_instant(block, seq, None, {}, {}, now), None, status="completed")
 
     def _broken(
         self, block: Any, seq: int, now: datetime, given: dict[str, Any], error: MailcardError
     ) -> _Step:
         """A block that cannot run (a template error at run time): the run fails, saying why."""
         return _Step(
-            StepWrite(seq, block.id, block.type, None, given, {"error": error.to_dict()}, now, now),
+            _instant(block, seq, None, given, {"error": error.to_dict()}, now),
             block.id,
             status="failed",
             error=f"{block.id}: {error.message}",
@@ -496,7 +473,7 @@ class FlowEngine:
         edge = "success" if success else "failure"
         target = block.on_success if success else block.on_failure
         output = {"status": email["status"], "error": email["error"]}
-        step = _Step(StepWrite(seq, block.id, block.type, edge, given, output, now, now), target)
+        step = _Step(_instant(block, seq, edge, given, output, now), target)
         if not success and target is None:
             error = email["error"]
             step.status = "failed"
@@ -546,9 +523,7 @@ class FlowEngine:
             },
             "notify_message_id": notify_message_id,
         }
-        return _Step(
-            StepWrite(seq, block.id, block.type, "next", given, output, now, now), block.next, task=task
-        )
+        return _Step(_instant(block, seq, "next", given, output, now), block.next, task=task)
 
     def _assignee(self, assignee: str, context: Mapping[str, Any]) -> Any:
         if assignee == CUSTOMER_MANAGER:
@@ -643,3 +618,10 @@ class FlowRunner:
                         await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
         finally:
             self._db.shutdown(wait=True)
+
+
+def _instant(
+    block: Any, seq: int, edge: str | None, given: dict[str, Any], output: dict[str, Any], now: datetime
+) -> StepWrite:
+    """The trace of a step that starts and finishes at ``now`` (every block but a waiting one)."""
+    return StepWrite(seq, block.id, block.type, edge, given, output, now, now)
