@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mailcard.db.rows import from_row
 from mailcard.db.schema import delivery_attempts, outbox_messages, sqlite_timestamp
 from mailcard.outbox.model import (
     Attempt,
@@ -392,22 +393,7 @@ class SqlOutboxStore:
     def attempts(self, message_id: str) -> list[Attempt]:
         with self._engine.connect() as conn:
             rows = conn.execute(select(_A).where(_A.c.message_id == message_id).order_by(_A.c.id)).all()
-        return [
-            Attempt(
-                message_id=r.message_id,
-                number=r.number,
-                worker=r.worker,
-                started_at=r.started_at,
-                finished_at=r.finished_at,
-                outcome=r.outcome,
-                reason=r.reason,
-                smtp_code=r.smtp_code,
-                enhanced_code=r.enhanced_code,
-                server_text=r.server_text,
-                refused=r.refused,
-            )
-            for r in rows
-        ]
+        return [from_row(Attempt, r._mapping) for r in rows]
 
     def list(
         self,
