@@ -41,6 +41,8 @@ _LINE: Final = frozenset(
         "thead", "tfoot", "body", "html",
     }
 )  # fmt: skip
+# The line breaks a block owes before and after it (see _Writer.block): 2 for paragraphs, 1 for lines.
+_LEVEL: Final = dict.fromkeys(_LINE, 1) | dict.fromkeys(_PARAGRAPH, 2)
 # Tags with work to do on entering or leaving; every other element only passes its children on.
 _BLOCK_OR_SPECIAL: Final = _PARAGRAPH | _LINE | {"br", "hr", "img", "ul", "ol", "li", "a", "pre", "td", "th"}
 _HIDDEN_STYLE: Final = re.compile(r"display\s*:\s*none", re.IGNORECASE)
@@ -55,7 +57,8 @@ _NEEDS_COLLAPSE: Final = "[\t\n\r\f\u00a0\u2007]|  "
 # part of emoji sequences.
 _INVISIBLE_CHARS: Final = "[\u00ad\u034f\u200b\u200c\u2060\ufeff]"
 _INVISIBLE: Final = re.compile(_INVISIBLE_CHARS)
-# Text that needs writer.text rather than writer.plain: one search instead of two per text node.
+# Text that needs writer.text rather than the plain-text fast path of html_to_text: one search
+# instead of two per text node.
 _NEEDS_WORK: Final = re.compile(f"{_INVISIBLE_CHARS}|{_NEEDS_COLLAPSE}")
 _PRE_MARK: Final = "\x00"  # marks lines from <pre>, which must not be re-wrapped
 _BULLET: Final = re.compile(r"( *)(- |\d+\. )?")
@@ -113,18 +116,6 @@ class _Writer:
         self._start_text()
         self.out.append(words)
         self.space = text.endswith(" ")
-
-    def plain(self, text: str) -> None:
-        """:meth:`text` for text that has no invisible characters and no white space but single
-        spaces (the caller checked): nothing to substitute."""
-        if text[0] == " " and not self.at_line_start:
-            self.space = True
-        words = text.strip(" ")
-        if not words:
-            return
-        self._start_text()
-        self.out.append(words)
-        self.space = text[-1] == " "
 
     def pre(self, raw: str) -> None:
         text = _INVISIBLE.sub("", raw).replace("\r\n", "\n").replace("\r", "\n")
@@ -206,10 +197,11 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
                 pre_depth -= 1
             elif left == "td" or left == "th":
                 writer.cell_separator = not writer.at_line_start and not writer.breaks
-            if left in _PARAGRAPH:
-                writer.block(2)
-            elif left in _LINE:
-                writer.block(1)
+            level = _LEVEL.get(left)
+            if level is not None:  # writer.block(level), inlined: it runs for most elements
+                if out and writer.breaks < level:
+                    writer.breaks = level
+                writer.space = writer.cell_separator = False
             continue
         node = entry
         tag = node.tag
@@ -229,7 +221,14 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
                 # Already collapsed text without invisible characters: what writer.text would do,
                 # without its two substitutions. isprintable() is False for every character of
                 # _NEEDS_WORK but U+034F (checked apart), and, unlike the regex, a C-level scan.
-                writer.plain(content)
+                # What writer.text does for such text, inlined (the most frequent node of all).
+                if content[0] == " " and not writer.at_line_start:
+                    writer.space = True
+                words = content.strip(" ")
+                if words:
+                    writer._start_text()
+                    out.append(words)
+                    writer.space = content[-1] == " "
             else:
                 writer.text(content)
             continue
@@ -239,11 +238,13 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
         if attributes and _hidden(attributes):  # most elements have no attributes: no call
             continue
         if tag in _BLOCK_OR_SPECIAL:
-            if tag in _PARAGRAPH:
-                # A nested list starts on the next line, without a blank one.
-                writer.block(1 if lists and (tag == "ul" or tag == "ol") else 2)
-            elif tag in _LINE:
-                writer.block(1)
+            level = _LEVEL.get(tag)
+            if level is not None:  # writer.block(level), inlined
+                if level == 2 and lists and (tag == "ul" or tag == "ol"):
+                    level = 1  # a nested list starts on the next line, without a blank one
+                if out and writer.breaks < level:
+                    writer.breaks = level
+                writer.space = writer.cell_separator = False
             if tag == "br":
                 writer.line_break()
             elif tag == "hr":
