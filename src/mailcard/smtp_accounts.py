@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 
 from mailcard.crypto import SecretBox
+from mailcard.db.engine import reading
 from mailcard.db.schema import outbox_messages, smtp_accounts
 from mailcard.delivery.accounts import AccountLimits, ResolvedAccount
 from mailcard.delivery.settings import SmtpSettings
@@ -146,14 +147,14 @@ class SmtpAccountStore:
         return self.save(f"inline:{fingerprint}", settings, kind="inline")
 
     def get(self, account_id: int) -> SmtpAccount:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
         if row is None:
             raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
         return _to_account(row._mapping)
 
     def by_name(self, name: str) -> SmtpAccount:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(_T).where(_T.c.name == name)).first()
         if row is None:
             raise NotFoundError(
@@ -180,7 +181,7 @@ class SmtpAccountStore:
 
     def list(self, *, include_inline: bool = False) -> list[SmtpAccount]:
         query = _ALL_ACCOUNTS if include_inline else _SAVED_ACCOUNTS
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [_to_account(r._mapping) for r in conn.execute(query)]
 
     def for_sender(self, address: str, *, explicit_id: int | None = None) -> SmtpAccount | None:
@@ -216,7 +217,7 @@ class SmtpAccountStore:
     # -- AccountResolver -----------------------------------------------------------------------------
 
     def resolve(self, account_id: int | None) -> ResolvedAccount:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             if account_id is None:
                 row = conn.execute(select(_T).where(_T.c.is_default.is_(True))).first()
             else:
@@ -249,7 +250,7 @@ class SmtpAccountStore:
         )
 
     def settings_for(self, account_id: int) -> SmtpSettings:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
         if row is None:
             raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")

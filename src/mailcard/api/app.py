@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailcard import __version__
 from mailcard.bootstrap import Container
+from mailcard.db.engine import reading
 from mailcard.devinbox import BANNER, DevInbox
 from mailcard.errors import MailcardError
 
@@ -159,7 +160,7 @@ def create_app(container: Container, services: Services = Services(worker=False)
     def readyz() -> JSONResponse:
         """The database answers; the outbox counts tell whether anything is stuck."""
         try:
-            with container.engine.connect() as conn:
+            with reading(container.engine) as conn:
                 conn.execute(text("SELECT 1"))
             counts = container.outbox.counts()
         except Exception as exc:  # readiness must answer, whatever broke

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from mailcard.access import check_customer_visible
 from mailcard.compose import Composer, EmailRequest
 from mailcard.compose.service import new_message
+from mailcard.db.engine import reading
 from mailcard.db.schema import customer_emails
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import (
@@ -168,7 +169,7 @@ class CardService:
         ids = [m.id for m in messages]
         history: dict[str, Any] = {}
         if ids:
-            with self._engine.connect() as conn:
+            with reading(self._engine) as conn:
                 rows = conn.execute(
                     select(customer_emails).where(customer_emails.c.outbox_message_id.in_(ids))
                 ).all()

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from mailcard.crm import fields as clean
 from mailcard.crm.fields import UNSET, Unset
 from mailcard.crm.importing import ImportResult, import_each
+from mailcard.db.engine import reading
 from mailcard.db.rows import from_row, row_by_id
 from mailcard.db.schema import customers, stores, users
 from mailcard.errors import ConflictError, InputError, NotFoundError
@@ -159,11 +160,11 @@ class CustomerStore:
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, customer_id: int) -> Customer:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return _get(conn, customer_id)
 
     def by_external_id(self, external_id: str) -> Customer | None:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(customers).where(customers.c.external_id == external_id)).first()
             return None if row is None else _to_customer(row._mapping)
 
@@ -186,7 +187,7 @@ class CustomerStore:
         if search:
             conditions.extend(_search_conditions(search))
         where = and_(true(), *conditions)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             total = conn.execute(select(func.count()).select_from(customers).where(where)).scalar_one()
             rows = conn.execute(
                 select(customers).where(where).order_by(customers.c.id).limit(limit).offset(offset)

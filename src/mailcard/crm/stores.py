@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from mailcard.crm import fields as clean
 from mailcard.crm.fields import UNSET, Unset
 from mailcard.crm.importing import ImportResult, import_each
+from mailcard.db.engine import reading
 from mailcard.db.rows import could_be_row_id, from_row, row_by_id
 from mailcard.db.schema import smtp_accounts, stores
 from mailcard.errors import ConflictError, InputError, NotFoundError
@@ -103,11 +104,11 @@ class StoreStore:
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, store_id: int) -> Store:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return _get(conn, store_id)
 
     def by_code(self, code: str) -> Store | None:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(stores).where(stores.c.code == code.strip())).first()
             return None if row is None else _to_store(row._mapping)
 
@@ -116,12 +117,12 @@ class StoreStore:
         wanted = sorted({c.strip() for c in codes})
         if not wanted:
             return {}
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(stores.c.code, stores.c.id).where(stores.c.code.in_(wanted)))
             return {code: store_id for code, store_id in rows}
 
     def list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[Store], int]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             total = conn.execute(select(func.count()).select_from(stores)).scalar_one()
             rows = conn.execute(select(stores).order_by(stores.c.id).limit(limit).offset(offset)).all()
         return [_to_store(r._mapping) for r in rows], int(total)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from mailcard.crm import fields as clean
+from mailcard.db.engine import reading
 from mailcard.db.rows import row_by_id
 from mailcard.db.schema import templates
 from mailcard.errors import ContentBlockedError, InputError, NotFoundError, TemplateError, TemplateSyntaxError
@@ -90,7 +91,7 @@ class TemplateStore:
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, template_id: int) -> Template:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return _get(conn, template_id)
 
     def list(
@@ -102,7 +103,7 @@ class TemplateStore:
         if event is not None:
             query = query.where(templates.c.event == event)
             count = count.where(templates.c.event == event)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             total = conn.execute(count).scalar_one()
             rows = conn.execute(
                 query.order_by(templates.c.name, templates.c.id).limit(limit).offset(offset)

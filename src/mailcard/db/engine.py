@@ -3,22 +3,45 @@
 SQLite is tuned for a durable single-machine outbox: WAL so readers never block the writer,
 ``synchronous=FULL`` so a committed message survives power loss, and a busy timeout so several
 processes (server, worker, CLI) can share the file.
+
+Reads go through :func:`reading`; writes through ``engine.begin()``. On SQLite a write transaction
+begins IMMEDIATE (it takes the write lock up front), a reading one DEFERRED (it never waits for the
+lock or holds it while a worker in another process writes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from mailcard.errors import ConfigurationError
 
+# The execution option that marks a connection as reading only (see _sqlite_on_begin).
+_READS_ONLY = "mailcard_reads_only"
+
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def reading(engine: Engine, conn: Connection | None = None) -> Iterator[Connection]:
+    """A connection for reads only; with ``conn``, that open connection of the caller's, left open.
+
+    Passing ``conn`` lets one use case (the card's send) do all its reads in one transaction, where
+    each store's own connection would cost a pool checkout, a BEGIN and a rollback.
+    """
+    if conn is not None:
+        yield conn
+        return
+    with engine.connect().execution_options(**{_READS_ONLY: True}) as own:
+        yield own
 
 
 def create_db_engine(url: str) -> Engine:
@@ -65,6 +88,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock up front: a claim never fails half-way with SQLITE_BUSY on upgrade.
+    # A writer's IMMEDIATE takes the write lock up front: a claim never fails half-way with SQLITE_BUSY
+    # on upgrade. A reader's DEFERRED takes no write lock at all.
     # Issued on the driver's connection: through SQLAlchemy's execute it cost as much as a query.
-    connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+    reads_only = connection.get_execution_options().get(_READS_ONLY, False)
+    connection.connection.driver_connection.execute("BEGIN" if reads_only else "BEGIN IMMEDIATE")

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mailcard.db.engine import reading
 from mailcard.db.rows import from_row
 from mailcard.db.schema import (
     agent_tasks,
@@ -335,15 +336,15 @@ class FlowStore:
             return self._flow(conn, flow_id)
 
     def get_flow(self, flow_id: str) -> FlowRecord:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return self._flow(conn, flow_id)
 
     def list_flows(self) -> list[FlowRecord]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [_flow(r._mapping) for r in conn.execute(select(flows).order_by(flows.c.id))]
 
     def versions(self, flow_id: str) -> list[FlowVersion]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             self._flow(conn, flow_id)
             rows = conn.execute(
                 select(flow_versions)
@@ -353,7 +354,7 @@ class FlowStore:
             return [_version(r._mapping) for r in rows]
 
     def version(self, flow_id: str, version: int) -> FlowVersion:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return self._version(conn, flow_id, version)
 
     def _flow(self, conn: Connection, flow_id: str) -> FlowRecord:
@@ -453,7 +454,7 @@ class FlowStore:
         return _event(stored._mapping), True
 
     def get_event(self, event_id: str) -> EventRecord:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(events).where(events.c.id == event_id)).first()
         if row is None:
             raise NotFoundError(f"No event with id {event_id!r}.", code="event_not_found")
@@ -592,14 +593,14 @@ class FlowStore:
         )
 
     def get_run(self, run_id: str) -> FlowRun:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(flow_runs).where(flow_runs.c.id == run_id)).first()
         if row is None:
             raise NotFoundError(f"No flow run with id {run_id!r}.", code="flow_run_not_found")
         return _run(row._mapping)
 
     def runs(self, ids: Sequence[str]) -> list[FlowRun]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(flow_runs).where(flow_runs.c.id.in_(list(ids)))).all()
         found = {row.id: _run(row._mapping) for row in rows}
         return [found[i] for i in ids if i in found]
@@ -619,20 +620,20 @@ class FlowStore:
                 query.where(flow_runs.c.status == status),
                 counted.where(flow_runs.c.status == status),
             )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(query.order_by(flow_runs.c.id.desc()).limit(limit).offset(offset)).all()
             total = int(conn.execute(counted).scalar_one())
         return [_run(r._mapping) for r in rows], total
 
     def steps(self, run_id: str) -> list[RunStep]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
                 select(flow_run_steps).where(flow_run_steps.c.run_id == run_id).order_by(flow_run_steps.c.seq)
             ).all()
         return [from_row(RunStep, r._mapping) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(flow_runs.c.status, func.count()).group_by(flow_runs.c.status)).all()
         return {status: int(count) for status, count in rows}
 
@@ -650,13 +651,13 @@ class FlowStore:
             conditions.append(agent_tasks.c.status == status)
         if conditions:
             query, counted = query.where(*conditions), counted.where(*conditions)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(query.order_by(agent_tasks.c.id.desc()).limit(limit).offset(offset)).all()
             total = int(conn.execute(counted).scalar_one())
         return [_task(r._mapping) for r in rows], total
 
     def task(self, task_id: int) -> AgentTask:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(agent_tasks).where(agent_tasks.c.id == task_id)).first()
         if row is None:
             raise NotFoundError(f"No task with id {task_id}.", code="task_not_found")

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
+from mailcard.db.engine import reading
 from mailcard.db.schema import api_tokens, user_sessions, user_stores, users
 from mailcard.errors import InputError, NotFoundError
 from mailcard.identity.opaque import digest, new_secret
@@ -87,7 +88,7 @@ class Credentials:
         return plaintext, self._token(token_id)
 
     def list_tokens(self, user_id: int) -> list[ApiToken]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
                 select(api_tokens).where(api_tokens.c.user_id == user_id).order_by(api_tokens.c.id)
             ).all()
@@ -106,7 +107,7 @@ class Credentials:
     def principal_for_token(self, plaintext: str) -> Principal | None:
         now = datetime.now(UTC)
         # Every API call starts here: the token, its user and the user's stores in one query.
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(_TOKEN_PRINCIPAL, {"token_hash": digest(plaintext)}).all()
         if not rows:
             return None
@@ -119,7 +120,7 @@ class Credentials:
         return principal
 
     def _token(self, token_id: int) -> ApiToken:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).one()
         return _to_token(row._mapping)
 
@@ -146,7 +147,7 @@ class Credentials:
 
     def session_principal(self, session: str) -> tuple[Principal, str] | None:
         """The principal and CSRF token of a live session, or ``None``."""
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
                 _SESSION_PRINCIPAL, {"session_hash": digest(session), "now": datetime.now(UTC)}
             ).all()

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mailcard.db.engine import reading
 from mailcard.db.rows import could_be_row_id
 from mailcard.db.schema import user_stores, users
 from mailcard.errors import AuthenticationError, ConflictError, InputError, NotFoundError
@@ -87,28 +88,28 @@ class UserStore:
     def get(self, user_id: int) -> User:
         rows: Sequence[Any] = ()
         if could_be_row_id(user_id):
-            with self._engine.connect() as conn:
+            with reading(self._engine) as conn:
                 rows = conn.execute(_USER_WITH_STORES, {"user_id": user_id}).all()
         if not rows:
             raise NotFoundError(f"No user with id {user_id}.", code="user_not_found")
         return _to_user(rows[0]._mapping, tuple(r.store_id for r in rows if r.store_id is not None))
 
     def by_login(self, login: str) -> User | None:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(users).where(users.c.login == login)).first()
             if row is None:
                 return None
             return _to_user(row._mapping, _store_ids(conn, [row.id]).get(row.id, ()))
 
     def list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[User], int]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             total = conn.execute(select(func.count()).select_from(users)).scalar_one()
             rows = conn.execute(select(users).order_by(users.c.id).limit(limit).offset(offset)).all()
             memberships = _store_ids(conn, [r.id for r in rows])
             return [_to_user(r._mapping, memberships.get(r.id, ())) for r in rows], total
 
     def count(self) -> int:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
     # -- writing -------------------------------------------------------------------------------------
@@ -187,7 +188,7 @@ class UserStore:
     # -- authentication ------------------------------------------------------------------------------
 
     def authenticate(self, login: str, password: str) -> User:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(users).where(users.c.login == login.strip())).first()
         stored = row.password_hash if row is not None else None
         if not verify_password(stored, password) or row is None or not row.is_active:

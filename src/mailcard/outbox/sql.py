@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mailcard.db.engine import reading
 from mailcard.db.rows import from_row
 from mailcard.db.schema import delivery_attempts, outbox_messages, sqlite_timestamp
 from mailcard.outbox.model import (
@@ -386,12 +387,12 @@ class SqlOutboxStore:
 
     def get(self, message_id: str, *, with_data: bool = False) -> OutboxMessage | None:
         columns = list(_T.c) if with_data else _SUMMARY_COLUMNS
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(*columns).where(_T.c.id == message_id)).first()
         return _to_message(row._mapping) if row else None
 
     def attempts(self, message_id: str) -> list[Attempt]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(_A).where(_A.c.message_id == message_id).order_by(_A.c.id)).all()
         return [from_row(Attempt, r._mapping) for r in rows]
 
@@ -413,11 +414,11 @@ class SqlOutboxStore:
             query = query.where(_T.c.flow_run_id == flow_run_id)
         if before_id is not None:
             query = query.where(_T.c.id < before_id)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return [_to_message(r._mapping) for r in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(_T.c.status, func.count()).group_by(_T.c.status)).all()
         counts = {s.value: 0 for s in MessageStatus}
         counts.update({status: count for status, count in rows})

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mailcard.db.engine import reading
 from mailcard.db.schema import sender_address_grants, sender_addresses
 from mailcard.errors import ConflictError, InputError, NotFoundError
 from mailcard.validation.addresses import parse_mailbox
@@ -46,7 +47,7 @@ class SenderAddressStore:
         self._engine = engine
 
     def list(self) -> list[SenderAddress]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(sender_addresses).order_by(sender_addresses.c.id)).all()
             grants = _grants(conn)
         return [_to_address(r._mapping, grants.get(r.id, ())) for r in rows]
@@ -59,7 +60,7 @@ class SenderAddressStore:
         )
 
     def list_by_ids(self, ids: builtins.list[int]) -> builtins.list[SenderAddress]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(select(sender_addresses).where(sender_addresses.c.id.in_(ids))).all()
             grants = _grants(conn)
         return [_to_address(r._mapping, grants.get(r.id, ())) for r in rows]

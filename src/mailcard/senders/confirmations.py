@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from mailcard.db.engine import reading
 from mailcard.db.schema import sender_confirmations
 from mailcard.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from mailcard.identity import Principal, UserStore
@@ -98,7 +99,7 @@ class SenderConfirmations:
         """E-mail a new link and code to the address; earlier pending ones stop working."""
         email = self._authorised_email(principal, kind, subject_id)
         now = datetime.now(UTC)
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             last = conn.execute(
                 select(sender_confirmations.c.created_at)
                 .where(sender_confirmations.c.kind == kind, sender_confirmations.c.subject_id == subject_id)
