@@ -39,8 +39,10 @@ _PLAIN_ADDRESS: Final = re.compile(
     r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*"
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
 )
-# email-validator's own list, minus "test" (we pass test_environment=True).
-_SPECIAL_USE: Final = tuple(d for d in email_validator.SPECIAL_USE_DOMAIN_NAMES if d != "test")
+# email-validator's own list, minus "test" (we pass test_environment=True), as ".name" suffixes:
+# "." + domain ends with one exactly when the domain is that name or a subdomain of it, which one
+# C-level endswith() answers (a generator over the names cost a fifth of the fast path).
+_SPECIAL_USE: Final = tuple("." + d for d in email_validator.SPECIAL_USE_DOMAIN_NAMES if d != "test")
 
 
 def _plain_address(address: str) -> str | None:
@@ -49,7 +51,7 @@ def _plain_address(address: str) -> str | None:
     if match is None or len(address) > 200 or address.index("@") > 64 or "--" in match.group(1):
         return None
     domain = match.group(1).lower()
-    if any(domain == d or domain.endswith("." + d) for d in _SPECIAL_USE):
+    if ("." + domain).endswith(_SPECIAL_USE):
         return None
     return address[: match.start(1)] + domain
 
