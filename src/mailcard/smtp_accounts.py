@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from mailcard.crypto import SecretBox
 from mailcard.db.engine import reading
@@ -146,9 +146,9 @@ class SmtpAccountStore:
         ).hexdigest()[:16]
         return self.save(f"inline:{fingerprint}", settings, kind="inline")
 
-    def get(self, account_id: int) -> SmtpAccount:
-        with reading(self._engine) as conn:
-            row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
+    def get(self, account_id: int, *, conn: Connection | None = None) -> SmtpAccount:
+        with reading(self._engine, conn) as reader:
+            row = reader.execute(select(_T).where(_T.c.id == account_id)).first()
         if row is None:
             raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
         return _to_account(row._mapping)
@@ -179,12 +179,14 @@ class SmtpAccountStore:
             if not conn.execute(delete(_T).where(_T.c.id == account_id)).rowcount:
                 raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
 
-    def list(self, *, include_inline: bool = False) -> list[SmtpAccount]:
+    def list(self, *, include_inline: bool = False, conn: Connection | None = None) -> list[SmtpAccount]:
         query = _ALL_ACCOUNTS if include_inline else _SAVED_ACCOUNTS
-        with reading(self._engine) as conn:
-            return [_to_account(r._mapping) for r in conn.execute(query)]
+        with reading(self._engine, conn) as reader:
+            return [_to_account(r._mapping) for r in reader.execute(query)]
 
-    def for_sender(self, address: str, *, explicit_id: int | None = None) -> SmtpAccount | None:
+    def for_sender(
+        self, address: str, *, explicit_id: int | None = None, conn: Connection | None = None
+    ) -> SmtpAccount | None:
         """The account that sends as ``address``, as Odoo's ``from_filter`` does.
 
         An account set on the sender (a store's or an additional address's) wins; then a saved
@@ -193,10 +195,10 @@ class SmtpAccountStore:
         or the dev inbox).
         """
         if explicit_id is not None:
-            return self.get(explicit_id)
+            return self.get(explicit_id, conn=conn)
         wanted = address.strip().lower()
         domain = wanted.rpartition("@")[2]
-        saved = self.list()
+        saved = self.list(conn=conn)
         filters = [(a, (a.from_filter or "").strip().lower().lstrip("@")) for a in saved]
         for account, wanted_filter in filters:
             if wanted_filter == wanted:

@@ -41,16 +41,20 @@ TEST_PREFIX = "[TEST] "
 RESERVED_KEYS = ("customer", "manager", "store")
 
 
+# Each lookup reads with the caller's connection when given one: a send does all its reads in one
+# transaction (see mailcard.db.engine.reading).
+
+
 class Customers(Protocol):
-    def get(self, customer_id: int) -> Any: ...
+    def get(self, customer_id: int, *, conn: Connection | None = None) -> Any: ...
 
 
 class Stores(Protocol):
-    def get(self, store_id: int) -> Any: ...
+    def get(self, store_id: int, *, conn: Connection | None = None) -> Any: ...
 
 
 class Templates(Protocol):
-    def get(self, template_id: int) -> Any: ...
+    def get(self, template_id: int, *, conn: Connection | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,8 @@ class CardService:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def customer(self, principal: Principal, customer_id: int) -> Any:
-        customer = self._customers.get(customer_id)
+    def customer(self, principal: Principal, customer_id: int, *, conn: Connection | None = None) -> Any:
+        customer = self._customers.get(customer_id, conn=conn)
         check_customer_visible(principal, customer.id, customer.manager_id, customer.store_id)
         return customer
 
@@ -204,19 +208,20 @@ class CardService:
 
     def preview(self, principal: Principal, customer_id: int, email: CardEmail) -> CardPreview:
         """Render and check without sending; problems come back as findings, not errors."""
-        customer = self.customer(principal, customer_id)
         findings: list[Finding] = []
         can_send = True
-        # An unconfirmed From still previews: the message as it would look, and why it cannot send yet.
-        choice = self._choices.resolve(
-            principal, customer, email.from_kind, email.from_address_id, require_usable=False
-        )
+        with reading(self._engine) as conn:
+            customer = self.customer(principal, customer_id, conn=conn)
+            # An unconfirmed From still previews: the message as it would look, and why it cannot send yet.
+            choice = self._choices.resolve(
+                principal, customer, email.from_kind, email.from_address_id, require_usable=False, conn=conn
+            )
+            draft = self._draft(customer, email, choice, idempotency_key=None, conn=conn)
         if not choice.usable:
             findings.append(
                 _finding_of(sender_not_verified(choice.confirmation_kind, choice.id, email=choice.email))
             )
             can_send = False
-        draft = self._draft(customer, email, choice, idempotency_key=None)
         findings.extend(draft.extra_findings)
         findings.extend(self._unresolved(draft.request))
         try:
@@ -250,9 +255,12 @@ class CardService:
         self, principal: Principal, customer_id: int, email: CardEmail, *, idempotency_key: str | None
     ) -> CardSent:
         """Store the e-mail durably in the outbox (the worker delivers it); warnings come back."""
-        customer = self.customer(principal, customer_id)
         key = f"card:{principal.user_id}:{idempotency_key}" if idempotency_key else None
-        draft = self._draft(customer, email, self._resolve(principal, customer, email), idempotency_key=key)
+        # Every read in one transaction; the write (below) in another, after the composing.
+        with reading(self._engine) as conn:
+            customer = self.customer(principal, customer_id, conn=conn)
+            choice = self._resolve(principal, customer, email, conn)
+            draft = self._draft(customer, email, choice, idempotency_key=key, conn=conn)
         prepared = self._composer.prepare(draft.request)
         warnings = tuple(draft.extra_findings) + prepared.findings
         now = datetime.now(UTC)
@@ -286,15 +294,17 @@ class CardService:
 
     def test_send(self, principal: Principal, customer_id: int, email: CardEmail) -> CardSent:
         """The same message, rendered for this customer, sent to the user's own confirmed address."""
-        customer = self.customer(principal, customer_id)
-        user = self._users.get(principal.user_id)
-        if user.sender_confirmed_at is None:
-            raise InputError(
-                "A test is sent to your own address, which is not confirmed yet.",
-                code="test_address_not_confirmed",
-                hint='Confirm it with POST /api/senders/confirmations {"kind": "user", "id": <your id>}.',
-            )
-        draft = self._draft(customer, email, self._resolve(principal, customer, email), idempotency_key=None)
+        with reading(self._engine) as conn:
+            customer = self.customer(principal, customer_id, conn=conn)
+            user = self._users.get(principal.user_id, conn=conn)
+            if user.sender_confirmed_at is None:
+                raise InputError(
+                    "A test is sent to your own address, which is not confirmed yet.",
+                    code="test_address_not_confirmed",
+                    hint='Confirm it with POST /api/senders/confirmations {"kind": "user", "id": <your id>}.',
+                )
+            choice = self._resolve(principal, customer, email, conn)
+            draft = self._draft(customer, email, choice, idempotency_key=None, conn=conn)
         request = draft.request
         test = EmailRequest(
             sender=request.sender,
@@ -319,11 +329,19 @@ class CardService:
 
     # -- inside ----------------------------------------------------------------------------------
 
-    def _resolve(self, principal: Principal, customer: Any, email: CardEmail) -> SenderChoice:
-        return self._choices.resolve(principal, customer, email.from_kind, email.from_address_id)
+    def _resolve(
+        self, principal: Principal, customer: Any, email: CardEmail, conn: Connection
+    ) -> SenderChoice:
+        return self._choices.resolve(principal, customer, email.from_kind, email.from_address_id, conn=conn)
 
     def _draft(
-        self, customer: Any, email: CardEmail, choice: SenderChoice, *, idempotency_key: str | None
+        self,
+        customer: Any,
+        email: CardEmail,
+        choice: SenderChoice,
+        *,
+        idempotency_key: str | None,
+        conn: Connection,
     ) -> _Draft:
         if not customer.email:
             raise InputError(
@@ -331,8 +349,8 @@ class CardService:
                 code="customer_has_no_email",
                 hint="Add the customer's e-mail address to their card first.",
             )
-        subject, preheader, html, text, template_id = self._content(email)
-        account = self._accounts.for_sender(choice.email, explicit_id=choice.smtp_account_id)
+        subject, preheader, html, text, template_id = self._content(email, conn)
+        account = self._accounts.for_sender(choice.email, explicit_id=choice.smtp_account_id, conn=conn)
         warning = sender_account_warning(choice.email, account, fallback=self._accounts.fallback)
         name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
         request = EmailRequest(
@@ -342,16 +360,18 @@ class CardService:
             preheader=preheader,
             html=html,
             text=text,
-            context=self._context(customer, email.data, choice),
+            context=self._context(customer, email.data, choice, conn),
             idempotency_key=idempotency_key,
             smtp_account_id=account.id if account else None,
             customer_id=str(customer.id),
         )
         return _Draft(request, choice, account, (warning,) if warning else (), template_id)
 
-    def _content(self, email: CardEmail) -> tuple[str, str | None, str | None, str | None, int | None]:
+    def _content(
+        self, email: CardEmail, conn: Connection
+    ) -> tuple[str, str | None, str | None, str | None, int | None]:
         if email.template_id is not None:
-            template = self._templates.get(email.template_id)
+            template = self._templates.get(email.template_id, conn=conn)
             if template.event != CARD_EVENT:
                 raise InputError(
                     f"Template {template.name!r} is made for the {template.event!r} event; "
@@ -372,7 +392,7 @@ class CardService:
         return email.subject, email.preheader, email.html, email.text, None
 
     def _context(
-        self, customer: Any, data: Mapping[str, Any], choice: SenderChoice | None = None
+        self, customer: Any, data: Mapping[str, Any], choice: SenderChoice, conn: Connection
     ) -> dict[str, Any]:
         context: dict[str, Any] = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
         context["customer"] = customer.to_context()
@@ -380,12 +400,12 @@ class CardService:
         context["store"] = None
         if customer.manager_id is not None:
             manager: tuple[int, str, str] | None = None
-            if choice is not None and choice.kind == "manager" and choice.id == customer.manager_id:
+            if choice.kind == "manager" and choice.id == customer.manager_id:
                 # Sending as the manager: the choice was just read from their user, no second query.
                 manager = (choice.id, choice.name or "", choice.email)
             else:
                 with contextlib.suppress(NotFoundError):
-                    user = self._users.get(customer.manager_id)
+                    user = self._users.get(customer.manager_id, conn=conn)
                     manager = (user.id, user.name, user.email)
             if manager is not None:
                 manager_id, name, address = manager
@@ -399,7 +419,7 @@ class CardService:
                 }
         if customer.store_id is not None:
             with contextlib.suppress(NotFoundError):
-                context["store"] = self._stores.get(customer.store_id).to_context()
+                context["store"] = self._stores.get(customer.store_id, conn=conn).to_context()
         return context
 
     def _unresolved(self, request: EmailRequest) -> list[Finding]:

@@ -159,9 +159,9 @@ class CustomerStore:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def get(self, customer_id: int) -> Customer:
-        with reading(self._engine) as conn:
-            return _get(conn, customer_id)
+    def get(self, customer_id: int, *, conn: Connection | None = None) -> Customer:
+        with reading(self._engine, conn) as reader:
+            return _get(reader, customer_id)
 
     def by_external_id(self, external_id: str) -> Customer | None:
         with reading(self._engine) as conn:

@@ -103,9 +103,9 @@ class StoreStore:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def get(self, store_id: int) -> Store:
-        with reading(self._engine) as conn:
-            return _get(conn, store_id)
+    def get(self, store_id: int, *, conn: Connection | None = None) -> Store:
+        with reading(self._engine, conn) as reader:
+            return _get(reader, store_id)
 
     def by_code(self, code: str) -> Store | None:
         with reading(self._engine) as conn:

@@ -90,9 +90,9 @@ class TemplateStore:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def get(self, template_id: int) -> Template:
-        with reading(self._engine) as conn:
-            return _get(conn, template_id)
+    def get(self, template_id: int, *, conn: Connection | None = None) -> Template:
+        with reading(self._engine, conn) as reader:
+            return _get(reader, template_id)
 
     def list(
         self, *, limit: int = 50, offset: int = 0, event: str | None = None

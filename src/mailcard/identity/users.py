@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailcard.db.engine import reading
@@ -85,11 +85,11 @@ class UserStore:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def get(self, user_id: int) -> User:
+    def get(self, user_id: int, *, conn: Connection | None = None) -> User:
         rows: Sequence[Any] = ()
         if could_be_row_id(user_id):
-            with reading(self._engine) as conn:
-                rows = conn.execute(_USER_WITH_STORES, {"user_id": user_id}).all()
+            with reading(self._engine, conn) as reader:
+                rows = reader.execute(_USER_WITH_STORES, {"user_id": user_id}).all()
         if not rows:
             raise NotFoundError(f"No user with id {user_id}.", code="user_not_found")
         return _to_user(rows[0]._mapping, tuple(r.store_id for r in rows if r.store_id is not None))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mailcard.db.engine import reading
@@ -52,17 +52,19 @@ class SenderAddressStore:
             grants = _grants(conn)
         return [_to_address(r._mapping, grants.get(r.id, ())) for r in rows]
 
-    def get(self, address_id: int) -> SenderAddress:
-        for address in self.list_by_ids([address_id]):
+    def get(self, address_id: int, *, conn: Connection | None = None) -> SenderAddress:
+        for address in self.list_by_ids([address_id], conn=conn):
             return address
         raise NotFoundError(
             f"No additional sender address with id {address_id}.", code="sender_address_not_found"
         )
 
-    def list_by_ids(self, ids: builtins.list[int]) -> builtins.list[SenderAddress]:
-        with reading(self._engine) as conn:
-            rows = conn.execute(select(sender_addresses).where(sender_addresses.c.id.in_(ids))).all()
-            grants = _grants(conn)
+    def list_by_ids(
+        self, ids: builtins.list[int], *, conn: Connection | None = None
+    ) -> builtins.list[SenderAddress]:
+        with reading(self._engine, conn) as reader:
+            rows = reader.execute(select(sender_addresses).where(sender_addresses.c.id.in_(ids))).all()
+            grants = _grants(reader)
         return [_to_address(r._mapping, grants.get(r.id, ())) for r in rows]
 
     def create(

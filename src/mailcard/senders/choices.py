@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from sqlalchemy import Connection
+
 from mailcard.access import check_self_sender, check_store_sender
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import InputError, NotFoundError, PermissionDeniedError
@@ -27,7 +29,7 @@ class CardCustomer(Protocol):
 
 
 class StoreLookup(Protocol):
-    def get(self, store_id: int) -> Any: ...
+    def get(self, store_id: int, *, conn: Connection | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,13 @@ class SenderChoices:
         address_id: int | None = None,
         *,
         require_usable: bool = True,
+        conn: Connection | None = None,
     ) -> SenderChoice:
         """The chosen From, if this user may use it and (with ``require_usable``) it can send; otherwise a
-        clear error. A preview passes ``require_usable=False`` to show a message from an unconfirmed address."""
+        clear error. A preview passes ``require_usable=False`` to show a message from an unconfirmed address.
+
+        ``conn``: the caller's open connection to read with (see :func:`mailcard.db.engine.reading`).
+        """
         if kind == "manager":
             if customer.manager_id is None:
                 raise InputError(
@@ -103,7 +109,7 @@ class SenderChoices:
                     hint="Choose the store or an additional address, or assign a manager.",
                 )
             check_self_sender(principal, customer.manager_id)
-            choice = self._manager(customer.manager_id)
+            choice = self._manager(customer.manager_id, conn)
         elif kind == "store":
             if customer.store_id is None:
                 raise InputError(
@@ -111,14 +117,14 @@ class SenderChoices:
                     code="customer_has_no_store",
                 )
             check_store_sender(principal, customer.store_id)
-            store = self._store(customer.store_id)
+            store = self._store(customer.store_id, conn)
             if store is None:
                 raise InputError("The customer's store has no sender address.", code="store_has_no_sender")
             choice = store
         elif kind == "address":
             if address_id is None:
                 raise InputError("Say which additional address to send from.", code="sender_address_required")
-            address = self._addresses.get(address_id)
+            address = self._addresses.get(address_id, conn=conn)
             if not (principal.is_admin or address.granted_to(principal.user_id)):
                 raise PermissionDeniedError(
                     "You are not allowed to send from this additional address.", code="sender_not_allowed"
@@ -132,9 +138,9 @@ class SenderChoices:
             raise sender_not_verified(choice.confirmation_kind, choice.id, email=choice.email)
         return choice
 
-    def _manager(self, user_id: int) -> SenderChoice:
+    def _manager(self, user_id: int, conn: Connection | None = None) -> SenderChoice:
         try:
-            user = self._users.get(user_id)
+            user = self._users.get(user_id, conn=conn)
         except NotFoundError:
             raise InputError(
                 "The customer's manager no longer exists.", code="customer_has_no_manager"
@@ -152,8 +158,8 @@ class SenderChoices:
             else ("not_confirmed" if not confirmed else "not_allowed"),
         )
 
-    def _store(self, store_id: int) -> SenderChoice | None:
-        store = self._stores.get(store_id)
+    def _store(self, store_id: int, conn: Connection | None = None) -> SenderChoice | None:
+        store = self._stores.get(store_id, conn=conn)
         if not store.sender_email:
             return None
         confirmed = store.sender_confirmed_at is not None
