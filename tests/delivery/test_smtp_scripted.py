@@ -24,6 +24,7 @@ from tests.support.scripted_smtp import (
 from mailcard.delivery.settings import Security, SmtpSettings
 from mailcard.delivery.smtp import SmtpTransport
 from mailcard.delivery.transport import Envelope
+from mailcard.delivery.wire import SmtpChannel
 from mailcard.errors import DeliveryError
 from mailcard.secret import Secret
 
@@ -427,6 +428,164 @@ async def test_without_pipelining_one_command_at_a_time(
     assert result.smtp_code == 250
     assert server.messages[0].data == b"Subject: dots\r\n\r\n.leading dot\r\nend\r\n"
     assert server.sessions[0].verbs[1:] == ["MAIL", "RCPT", "DATA"]
+
+
+# -- PIPELINING across messages: the next message's commands go out with the previous body ---------
+
+
+def message(n: int) -> bytes:
+    return f"From: shop@example.test\r\nTo: c{n}@example.test\r\nSubject: {n}\r\n\r\nHello {n}\r\n".encode()
+
+
+def envelope(n: int) -> Envelope:
+    return Envelope("shop@example.test", (f"c{n}@example.test",))
+
+
+async def send_all(transport: SmtpTransport, settings: SmtpSettings, count: int) -> list[object]:
+    """Send messages 0..count-1 at once; each one's result or DeliveryError, in order."""
+    return await asyncio.gather(
+        *(transport.send(settings, envelope(n), message(n)) for n in range(count)), return_exceptions=True
+    )
+
+
+@pytest.mark.parametrize(("extensions", "expected_writes"), [(DEFAULT_EXTENSIONS, 6), (NO_PIPELINING, 17)])
+def test_messages_waiting_for_a_busy_connection_are_pipelined_and_each_sent_once(
+    monkeypatch: pytest.MonkeyPatch, extensions: list[str], expected_writes: int
+) -> None:
+    writes: list[bytes] = []
+    original = SmtpChannel.write
+
+    def counting(channel: SmtpChannel, data: bytes, replies: int) -> None:
+        writes.append(data)
+        original(channel, data, replies)
+
+    monkeypatch.setattr(SmtpChannel, "write", counting)
+
+    async def main() -> None:
+        async with ScriptedSmtpServer(extensions=extensions) as server:
+            one = SmtpTransport(max_connections_per_account=1)
+            results = await send_all(one, settings_for(server), 4)
+            await one.aclose()
+            assert [getattr(r, "smtp_code", r) for r in results] == [250, 250, 250, 250]
+            assert [m.rcpt_to for m in server.messages] == [[f"c{n}@example.test"] for n in range(4)]
+            assert [m.data for m in server.messages] == [message(n) for n in range(4)]
+            assert len(server.sessions) == 1
+
+    run(main())
+    # With PIPELINING, four messages in five writes and QUIT, not eight and QUIT: the body of
+    # message N and MAIL/RCPT/DATA of message N+1 share a write. Without, one command at a time.
+    assert len(writes) == expected_writes
+    if extensions == DEFAULT_EXTENSIONS:
+        assert writes[1].startswith(b"From:")
+        assert writes[1].endswith(b"RCPT TO:<c1@example.test>\r\nDATA\r\n")
+
+
+@with_server()
+async def test_rejected_body_does_not_mark_the_next_message_in_the_pipeline(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    server.on("DATA_END", "554 5.7.1 Message rejected as spam")
+    one = SmtpTransport(max_connections_per_account=1)
+    first, second, third = await send_all(one, settings_for(server), 3)
+    await one.aclose()
+    assert isinstance(first, DeliveryError)
+    assert (first.smtp_code, first.transient) == (554, False)
+    assert "rejected as spam" in (first.server_text or "")
+    assert getattr(second, "smtp_code", second) == 250
+    assert getattr(third, "smtp_code", third) == 250
+    assert [m.rcpt_to for m in server.messages] == [["c1@example.test"], ["c2@example.test"]]
+    # No RSET between a refused body and the next message's commands already sent after it.
+    assert server.sessions[0].verbs[1:] == ["MAIL", "RCPT", "DATA"] * 3 + ["QUIT"]
+
+
+@with_server()
+async def test_refused_recipient_in_the_pipeline_is_only_that_message(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    server.on("RCPT", "550 5.1.1 User unknown", match="c1@")
+    one = SmtpTransport(max_connections_per_account=1)
+    first, second, third = await send_all(one, settings_for(server), 3)
+    await one.aclose()
+    assert getattr(first, "smtp_code", first) == 250
+    assert isinstance(second, DeliveryError)
+    assert (second.reason, second.smtp_code) == ("recipient_rejected", 550)
+    assert getattr(third, "smtp_code", third) == 250
+    assert [m.rcpt_to for m in server.messages] == [["c0@example.test"], ["c2@example.test"]]
+    assert len(server.sessions) == 1
+
+
+@pytest.mark.parametrize(
+    ("after_body", "reason"),
+    [("421 4.3.2 Service shutting down", "server_unavailable"), (CLOSE, "connection_lost")],
+)
+def test_server_gone_after_a_body_leaves_the_pipelined_message_unsent_then_sends_it_once(
+    after_body: object, reason: str
+) -> None:
+    async def main() -> None:
+        async with ScriptedSmtpServer() as server:
+            server.on("DATA_END", after_body)  # type: ignore[arg-type]
+            one = SmtpTransport(max_connections_per_account=1)
+            first, second = await send_all(one, settings_for(server), 2)
+            await one.aclose()
+            # The first message: a temporary failure with the server's words (it may be retried).
+            assert isinstance(first, DeliveryError)
+            assert (first.reason, first.transient) == (reason, True)
+            # The second one's commands went out on the dying connection; nothing of it was accepted
+            # there, so it was sent on a fresh connection, once.
+            assert getattr(second, "smtp_code", second) == 250
+            assert one.stats.retried_on_fresh_connection == 1
+            assert [m.rcpt_to for m in server.messages] == [["c1@example.test"]]
+            assert len(server.sessions) == 2
+
+    run(main())
+
+
+@with_server()
+async def test_no_reply_after_a_body_times_out_and_the_next_message_is_sent_elsewhere(
+    server: ScriptedSmtpServer, transport: SmtpTransport
+) -> None:
+    server.on("DATA_END", HANG)
+    one = SmtpTransport(max_connections_per_account=1)
+    first, second = await send_all(one, settings_for(server, timeout=0.3), 2)
+    await one.aclose()
+    assert isinstance(first, DeliveryError)
+    assert (first.reason, first.transient) == ("timeout", True)
+    assert getattr(second, "smtp_code", second) == 250
+    assert [m.rcpt_to for m in server.messages] == [["c1@example.test"]]
+
+
+def test_cancelled_message_already_in_the_pipeline_is_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[bytes] = []
+    original = SmtpChannel.write
+
+    def counting(channel: SmtpChannel, data: bytes, replies: int) -> None:
+        writes.append(data)
+        original(channel, data, replies)
+
+    monkeypatch.setattr(SmtpChannel, "write", counting)
+
+    async def main() -> None:
+        async with ScriptedSmtpServer() as server:
+            server.reply_delay = 0.1
+            one = SmtpTransport(max_connections_per_account=1)
+            settings = settings_for(server)
+            first = asyncio.create_task(one.send(settings, envelope(0), message(0)))
+            second = asyncio.create_task(one.send(settings, envelope(1), message(1)))
+            deadline = asyncio.get_running_loop().time() + 5
+            while len(writes) < 2:  # the first body went out, with the second message's commands
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.005)
+            second.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await second
+            assert (await first).smtp_code == 250
+            # The server waits for the cancelled message's body: that connection is not reused.
+            assert (await one.send(settings, envelope(2), message(2))).smtp_code == 250
+            await one.aclose()
+            assert [m.rcpt_to for m in server.messages] == [["c0@example.test"], ["c2@example.test"]]
+            assert len(server.sessions) == 2
+
+    run(main())
 
 
 # -- TLS mix-ups and trust ---------------------------------------------------------------------------

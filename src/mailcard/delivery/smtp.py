@@ -35,9 +35,10 @@ import re
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 import aiosmtplib
 
@@ -136,11 +137,69 @@ class SmtpConnection:
         self.close()
 
 
+class Commands(NamedTuple):
+    """A message's ``MAIL FROM``, every ``RCPT TO`` and ``DATA`` as one pipelined write, and its body."""
+
+    group: bytes
+    body: bytes  # dot-stuffed, ending with ".CRLF"
+    replies: int  # owed for ``group``
+
+
+Follower = Callable[[SmtpConnection], Commands | None]
+"""``follow(connection)``: the next message's :class:`Commands`, already taken over, or None."""
+_Handover = tuple[SmtpConnection | None, Commands | None]
+
+
+@dataclass(eq=False, slots=True)
+class _Turn:
+    """A message waiting for one of its pool's connections.
+
+    Handed ``(connection, written)``: a connection (None: open one) with the slot that goes with it,
+    and the commands already written for this message on it (None: none were).
+    """
+
+    envelope: Envelope
+    data: bytes
+    handover: asyncio.Future[_Handover]
+
+
 @dataclass
 class _Pool:
-    slots: asyncio.Semaphore
+    limit: int  # connections at most
     tls_context: ssl.SSLContext | None
     idle: list[SmtpConnection] = field(default_factory=list)
+    busy: int = 0  # connections in use (or being opened); waiting is only non-empty at the limit
+    waiting: deque[_Turn] = field(default_factory=deque)
+
+
+@dataclass(eq=False, slots=True)
+class _Successor:
+    """The follower of one send: takes the first waiting message of the pool onto its connection."""
+
+    transport: SmtpTransport
+    pool: _Pool
+    taken: tuple[_Turn, Commands] | None = None
+
+    def __call__(self, connection: SmtpConnection) -> Commands | None:
+        transport, waiting = self.transport, self.pool.waiting
+        if (
+            self.taken is not None
+            or not waiting
+            or not connection.pipelining
+            or transport._closed
+            or connection.messages + 2 > transport.max_messages_per_connection
+        ):
+            return None
+        turn = waiting[0]
+        if turn.handover.done():
+            return None  # cancelled; its task takes it out of the queue
+        try:
+            commands = commands_for(connection, turn.envelope, turn.data)
+        except (DeliveryError, ValueError):
+            return None  # its own attempt reports this, in its own words
+        waiting.popleft()
+        self.taken = (turn, commands)
+        return commands
 
 
 @dataclass
@@ -176,43 +235,78 @@ class SmtpTransport:
         self._reaped_at = -math.inf
 
     async def send(self, settings: SmtpSettings, envelope: Envelope, data: bytes) -> SendResult:
-        """Send ``data`` as is (line endings normalised to CRLF, dots stuffed); see :class:`Transport`."""
+        """Send ``data`` as is (line endings normalised to CRLF, dots stuffed); see :class:`Transport`.
+
+        With every connection of the account busy, the message waits for one; a connection that
+        finishes a message hands itself (and its slot) to the first one waiting. With PIPELINING, it
+        writes that message's commands together with its own body (RFC 2920), so a busy connection
+        costs one write per message; the replies still settle each message on its own.
+        """
         if self._closed:
             raise RuntimeError("SmtpTransport used after aclose()")
         _check_envelope(envelope)
         self._reap_idle()
         pool = self._pool_for(settings)
-        async with pool.slots:
-            connection, reused = await self._checkout(pool, settings)
+        connection: SmtpConnection | None = None
+        written: Commands | None = None
+        if pool.busy < pool.limit:
+            pool.busy += 1
+        else:
+            connection, written = await self._wait_for_turn(pool, envelope, data)
+        successor = _Successor(self, pool)
+        try:
+            reused = connection is not None
+            if connection is None:
+                connection, reused = await self._checkout(pool, settings)
+            else:
+                self.stats.reused += 1
             progress = TransactionProgress()
             try:
-                result = await self._send_on(connection, envelope, data, progress)
+                result = await self._send_on(connection, envelope, data, progress, written, successor)
             except DeliveryError as error:
                 if not (reused and not progress.mail_accepted and error.reason in _DEAD_CONNECTION):
-                    await self._checkin(pool, connection)
                     raise
                 # A pooled connection the server had closed (idle timeout, restart): nothing was
                 # accepted yet, so one more try on a fresh connection cannot duplicate the message.
                 connection.close()
                 self.stats.discarded += 1
                 self.stats.retried_on_fresh_connection += 1
+                connection = None  # (if opening fails, there is none to hand on)
                 connection = await self._open(settings, pool)
-                try:
-                    result = await self._send_on(connection, envelope, data, TransactionProgress())
-                except DeliveryError:
-                    await self._checkin(pool, connection)
-                    raise
-                except BaseException:
-                    connection.close()
-                    self.stats.discarded += 1
-                    raise
-            except BaseException:
-                # Cancelled, or a bug: the conversation state is unknown, never reuse it.
+                result = await self._send_on(
+                    connection, envelope, data, TransactionProgress(), None, successor
+                )
+        except DeliveryError:
+            self._release(pool, connection, successor.taken)
+            raise
+        except BaseException:
+            # Cancelled, or a bug: the conversation state is unknown, never reuse it.
+            if connection is not None:
                 connection.close()
                 self.stats.discarded += 1
-                raise
-            await self._checkin(pool, connection)
-            return result
+            self._release(pool, connection, successor.taken)
+            raise
+        self._release(pool, connection, successor.taken)
+        return result
+
+    async def _wait_for_turn(self, pool: _Pool, envelope: Envelope, data: bytes) -> _Handover:
+        turn = _Turn(envelope, data, asyncio.get_running_loop().create_future())
+        pool.waiting.append(turn)
+        try:
+            return await turn.handover
+        except BaseException:
+            handover = turn.handover
+            if handover.done() and not handover.cancelled():
+                # Handed a connection just as we were cancelled: its state is unknown.
+                connection = handover.result()[0]
+                if connection is not None:
+                    connection.close()
+                    self.stats.discarded += 1
+                self._release(pool, connection, None)
+            elif turn in pool.waiting:
+                pool.waiting.remove(turn)
+            # Else a connection took it over; it sees the cancellation when it hands over.
+            raise
 
     async def aclose(self) -> None:
         """QUIT every idle connection and forget the pools."""
@@ -227,7 +321,7 @@ class SmtpTransport:
         pool = self._pools.get(settings.key)
         if pool is None:
             tls = build_tls_context(settings) if settings.security != "none" else None
-            pool = _Pool(asyncio.Semaphore(self.max_connections_per_account), tls)
+            pool = _Pool(self.max_connections_per_account, tls)
             self._pools[settings.key] = pool
         return pool
 
@@ -247,7 +341,38 @@ class SmtpTransport:
         self.stats.opened += 1
         return connection
 
-    async def _checkin(self, pool: _Pool, connection: SmtpConnection) -> None:
+    def _release(
+        self, pool: _Pool, connection: SmtpConnection | None, taken: tuple[_Turn, Commands] | None
+    ) -> None:
+        """Hand ``connection`` and its slot on: to the message whose commands were written on it
+        (``taken``), else to the first message waiting, else back to the pool."""
+        if taken is not None:
+            turn, commands = taken
+            if not turn.handover.done():
+                # Even a closed connection: its replies (or their absence) decide that message.
+                turn.handover.set_result((connection, commands))
+                return
+            # Cancelled after its commands went out: nobody will read their replies.
+            if connection is not None:
+                connection.close()
+                self.stats.discarded += 1
+            connection = None
+        while pool.waiting:
+            turn = pool.waiting.popleft()
+            if turn.handover.done():
+                continue
+            if connection is not None and (
+                not connection.is_connected or connection.messages >= self.max_messages_per_connection
+            ):
+                self._retire(connection)  # (a connection just used is not idle: no idle_timeout)
+                connection = None
+            turn.handover.set_result((connection, None))
+            return
+        pool.busy -= 1
+        if connection is not None:
+            self._checkin(pool, connection)
+
+    def _checkin(self, pool: _Pool, connection: SmtpConnection) -> None:
         if not connection.is_connected:
             self.stats.discarded += 1
             return
@@ -292,12 +417,25 @@ class SmtpTransport:
     # -- transaction ------------------------------------------------------------------------------
 
     async def _send_on(
-        self, connection: SmtpConnection, envelope: Envelope, data: bytes, progress: TransactionProgress
+        self,
+        connection: SmtpConnection,
+        envelope: Envelope,
+        data: bytes,
+        progress: TransactionProgress,
+        written: Commands | None,
+        successor: _Successor,
     ) -> SendResult:
         try:
-            result = await send_transaction(connection, envelope, data, progress)
+            result = await send_transaction(
+                connection, envelope, data, progress, written=written, follow=successor
+            )
         except DeliveryError as error:
-            if connection.is_connected and error.reason not in _DEAD_CONNECTION:
+            if successor.taken is not None:
+                # The next message's commands follow our body: the server has ended our transaction
+                # (its reply to the body was the refusal), and no RSET may come between.
+                if error.reason in _DEAD_CONNECTION or error.smtp_code == 421:
+                    connection.close()
+            elif connection.is_connected and error.reason not in _DEAD_CONNECTION:
                 await _reset_or_close(connection)
             else:
                 connection.close()
@@ -373,41 +511,53 @@ async def send_transaction(
     data: bytes,
     progress: TransactionProgress | None = None,
     on_step: StepCallback | None = None,
+    *,
+    written: Commands | None = None,
+    follow: Follower | None = None,
 ) -> SendResult:
     """MAIL, RCPT..., DATA on a ready connection; raises :class:`DeliveryError`.
 
     With PIPELINING, MAIL, every RCPT and DATA are written at once (RFC 2920 §3.1: DATA ends the
     group) and the replies read in order; the body goes out only after ``354``. Without it, one
     command at a time, and no DATA when every recipient was refused.
+
+    ``written``: that group was already written (after the previous message's body, by its
+    ``follow``); only its replies are read here. ``follow``: asked, once the body may go, for the
+    next message's group to send in the same write (see :class:`SmtpTransport`).
     """
     channel = connection.channel
     step = _Step("mail")
     progress = progress or TransactionProgress()
     done = on_step or _ignore_step
     with _translated(step, connection.context):
-        utf8 = _check_smtputf8(connection, envelope)
-        body, size = _wire_body(data)
-        mail = _mail_command(connection, envelope, data, size, utf8)
-        encoding = "utf-8" if utf8 else "ascii"
-        rcpts = [f"RCPT TO:<{r}>\r\n".encode(encoding) for r in envelope.recipients]
-        pipelined = connection.pipelining
-        if pipelined:
-            count = len(rcpts) + 2
-            channel.write(b"".join([mail, *rcpts, b"DATA\r\n"]), count)
-            await channel.wait(count)
+        if written is None and connection.pipelining:
+            written = commands_for(connection, envelope, data)
+            channel.write(written.group, written.replies)
+        if written is not None:
+            body = written.body
+            await channel.wait(written.replies)
             reply = channel.next_reply()
+            rcpts: list[bytes] = []
         else:
+            utf8 = _check_smtputf8(connection, envelope)
+            body, size = _wire_body(data)
+            mail = _mail_command(connection, envelope, data, size, utf8)
+            encoding = "utf-8" if utf8 else "ascii"
+            rcpts = [f"RCPT TO:<{r}>\r\n".encode(encoding) for r in envelope.recipients]
             reply = await channel.command(mail)
         _expect_mail(reply, envelope, done)
         progress.mail_accepted = True
         step.phase = "rcpt"
         accepted: list[str] = []
         refusals: list[aiosmtplib.SMTPRecipientRefused] = []
-        for recipient, line in zip(envelope.recipients, rcpts, strict=True):
-            reply = channel.next_reply() if pipelined else await channel.command(line)
-            _take_rcpt(reply, recipient, accepted, refusals, done)
+        if written is not None:
+            for recipient in envelope.recipients:
+                _take_rcpt(channel.next_reply(), recipient, accepted, refusals, done)
+        else:
+            for recipient, line in zip(envelope.recipients, rcpts, strict=True):
+                _take_rcpt(await channel.command(line), recipient, accepted, refusals, done)
         step.phase = "data"
-        if pipelined:
+        if written is not None:
             reply = channel.next_reply()
             if not accepted:
                 if reply.code == 354:
@@ -420,7 +570,12 @@ async def send_transaction(
             reply = await channel.command(b"DATA\r\n")
         if reply.code != 354:
             raise aiosmtplib.SMTPDataError(reply.code, reply.text)
-        channel.write(body, 1)
+        following = follow(connection) if follow is not None else None
+        if following is None:
+            channel.write(body, 1)
+        else:
+            # RFC 2920 §3.1: the message content may start a group; the next message's DATA ends it.
+            channel.write(body + following.group, 1 + following.replies)
         response = await channel.reply()
         if response.code != 250:
             raise aiosmtplib.SMTPDataError(response.code, response.text)
@@ -431,6 +586,20 @@ async def send_transaction(
         accepted=tuple(accepted),
         refused={r.recipient: (r.code, r.message) for r in refusals},
     )
+
+
+def commands_for(connection: SmtpConnection, envelope: Envelope, data: bytes) -> Commands:
+    """The pipelined group and body of a message on ``connection`` (PIPELINING offered).
+
+    Raises like the transaction would (SMTPUTF8 not offered, an address that is not ASCII).
+    """
+    utf8 = _check_smtputf8(connection, envelope)
+    body, size = _wire_body(data)
+    encoding = "utf-8" if utf8 else "ascii"
+    group = [_mail_command(connection, envelope, data, size, utf8)]
+    group.extend(f"RCPT TO:<{r}>\r\n".encode(encoding) for r in envelope.recipients)
+    group.append(b"DATA\r\n")
+    return Commands(b"".join(group), body, len(group))
 
 
 async def check_envelope(

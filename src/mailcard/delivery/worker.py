@@ -273,9 +273,13 @@ class DeliveryWorker:
     def _account_slot(self, account: ResolvedAccount) -> asyncio.Semaphore:
         slot = self._account_slots.get(account.key)
         if slot is None:
-            slot = self._account_slots[account.key] = asyncio.Semaphore(
-                max(1, account.limits.max_connections)
-            )
+            connections = max(1, account.limits.max_connections)
+            if self._limiter(account).unlimited:
+                # One message sending and one waiting per connection: the waiting one goes out with
+                # the previous one's body (SmtpTransport pipelines across messages). With a rate
+                # limit, a message enters only when it may go.
+                connections *= 2
+            slot = self._account_slots[account.key] = asyncio.Semaphore(connections)
         return slot
 
     def _limiter(self, account: ResolvedAccount) -> RateLimiter:
