@@ -70,7 +70,7 @@ _MAX_RAW_NAME: Final = 200
 _GLUE: Final = re.compile(
     r"[\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\U000e0100-\U000e01ef]"
 )
-_ZWJ: Final = "\u200d"
+_ZWJ_UTF8: Final = "\u200d".encode()
 
 
 class _TooLong(Exception):
@@ -144,13 +144,14 @@ def _prev_char_start(data: bytes, start: int) -> int:
 
 def _is_glued(data: bytes, cut: int) -> bool:
     """True when a split at byte ``cut`` (a character start) would break a grapheme cluster."""
+    # The character before is a ZWJ exactly when the three bytes before are its UTF-8 (the data is
+    # valid UTF-8 and ``cut`` a character start); for cut < 3 the slice is shorter, never equal.
+    after_zwj = data[cut - 3 : cut] == _ZWJ_UTF8
     if data[cut] < 0x80:
-        # An ASCII character only glues when the character before is a ZWJ (three bytes).
-        return data[cut - 3 : cut] == b"\xe2\x80\x8d"
+        # An ASCII character only glues when the character before is a ZWJ.
+        return after_zwj
     char = _char_at(data, cut)
-    if _GLUE.match(char) or unicodedata.category(char).startswith("M"):
-        return True
-    if _prev_char_start(data, cut) >= 0 and _char_at(data, _prev_char_start(data, cut)) == _ZWJ:
+    if after_zwj or _GLUE.match(char) or unicodedata.category(char).startswith("M"):
         return True
     # Regional indicators come in pairs (flags); never split right after the first of a pair.
     return "\U0001f1e6" <= char <= "\U0001f1ff"
