@@ -107,7 +107,12 @@ class _Writer:
         self.at_line_start = False
 
     def text(self, raw: str) -> None:
-        text = _WS.sub(" ", _INVISIBLE.sub("", raw))
+        # The two substitutions change nothing in printable text without double spaces or U+034F
+        # (see the text-node fast path in html_to_text); link URLs and alt texts are such text.
+        if raw.isprintable() and "  " not in raw and "\u034f" not in raw:
+            text = raw
+        else:
+            text = _WS.sub(" ", _INVISIBLE.sub("", raw))
         if text.startswith(" ") and not self.at_line_start:
             self.space = True
         words = text.strip(" ")
@@ -204,8 +209,7 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
                 writer.space = writer.cell_separator = False
             continue
         node = entry
-        tag = node.tag
-        if tag == "-text":
+        if node.is_text_node:  # cheaper than comparing node.tag, which decodes the name
             content = node.text_content
             if not content:
                 continue
@@ -232,6 +236,7 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
             else:
                 writer.text(content)
             continue
+        tag = node.tag
         if tag is None or tag.startswith("-") or tag in _SKIP:
             continue
         attributes = node.attributes
