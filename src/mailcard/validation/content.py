@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -37,6 +38,27 @@ class ContentToCheck:
     text: str | None = None
     sender: Mailbox | None = None
     recipients: Sequence[Mailbox] = ()
+
+
+# The two findings that carry nothing of the message: one shared value each (a Finding is frozen),
+# instead of building the same objects for every message of a mailing (HTML-only mail always gets
+# missing_text_part).
+_EMPTY_SUBJECT: Final = Finding(
+    code="empty_subject",
+    severity="warning",
+    message="The subject is empty: messages without a subject look like spam and are rarely opened.",
+    hint="Write a short subject saying what the message is about.",
+    location=Location("subject"),
+)
+_MISSING_TEXT_PART: Final = Finding(
+    code="missing_text_part",
+    severity="info",
+    message=(
+        "The message has no plain-text part: some clients and spam filters prefer messages that have one."
+    ),
+    hint="Add a text version (it can be generated from the HTML).",
+    location=Location("text"),
+)
 
 
 def _position(source: str, needle: str) -> tuple[int | None, int | None]:
@@ -185,36 +207,14 @@ def check_content(
     findings = _header_findings(content)
     if content.subject is not None:
         if not content.subject.strip():
-            findings.append(
-                Finding(
-                    code="empty_subject",
-                    severity="warning",
-                    message=(
-                        "The subject is empty: messages without a subject look like spam "
-                        "and are rarely opened."
-                    ),
-                    hint="Write a short subject saying what the message is about.",
-                    location=Location("subject"),
-                )
-            )
+            findings.append(_EMPTY_SUBJECT)
         findings += _text_link_findings(content.subject, "subject", policy)
     if content.preheader is not None:
         findings += _text_link_findings(content.preheader, "preheader", policy)
     if content.html is not None:
         findings += _html_findings(content.html, policy, html_tree)
         if not (content.text or "").strip():
-            findings.append(
-                Finding(
-                    code="missing_text_part",
-                    severity="info",
-                    message=(
-                        "The message has no plain-text part: some clients and spam filters prefer messages "
-                        "that have one."
-                    ),
-                    hint="Add a text version (it can be generated from the HTML).",
-                    location=Location("text"),
-                )
-            )
+            findings.append(_MISSING_TEXT_PART)
     if content.text is not None:
         findings += _text_link_findings(content.text, "text", policy)
     return Report(findings)
