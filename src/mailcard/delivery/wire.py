@@ -59,6 +59,10 @@ class SmtpChannel(asyncio.Protocol):
         self._timed_out = False
         self._waiter: asyncio.Future[None] | None = None
         self._wanted = 0
+        # One timer per channel, not one per wait: a wait sets its deadline, and the timer, when it
+        # fires, times the wait out or is set again for the later deadline (see _deadline_passed).
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
         self.owed = 0  # replies owed for commands written and not yet taken with next_reply()
 
     @classmethod
@@ -135,12 +139,17 @@ class SmtpChannel(asyncio.Protocol):
         if len(self._replies) >= count or self._error is not None:
             return
         self._wanted = count
-        waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_later(self.timeout if seconds is None else seconds, self._time_out, waiter)
+        loop = self._loop
+        waiter = self._waiter = loop.create_future()
+        deadline = self._deadline = loop.time() + (self.timeout if seconds is None else seconds)
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._deadline_passed)
         try:
             await waiter
         finally:
-            timer.cancel()
             self._waiter = None
 
     def next_reply(self) -> Reply:
@@ -170,13 +179,16 @@ class SmtpChannel(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.close()
         self._fail(aiosmtplib.SMTPServerDisconnected("Connection closed"))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     # -- internals ---------------------------------------------------------------------------------
 
     def _parse(self) -> None:
         """Move every complete reply from the buffer to the queue."""
         buffer = self._buffer
-        start = 0
+        start = consumed = 0
         lines: list[bytes] = []
         while True:
             end = buffer.find(b"\n", start)
@@ -196,13 +208,19 @@ class SmtpChannel(asyncio.Protocol):
                         _INVALID, f"Malformed SMTP response line: {shown}"
                     ) from None
             start = end + 1
-            lines.append(line)
-            if line[3:4] != b"-":
-                joined = b"\n".join(part[4:].strip(b" \t\r\n") for part in lines)
-                self._replies.append(Reply(int(head), joined.decode("utf-8", "surrogateescape")))
+            if line[3:4] == b"-":
+                lines.append(line)
+                continue
+            if lines:
+                lines.append(line)
+                text = b"\n".join(part[4:].strip(b" \t\r\n") for part in lines)
                 lines = []
-                del buffer[:start]
-                start = 0
+            else:
+                text = line[4:].strip(b" \t\r\n")
+            self._replies.append(Reply(int(head), text.decode("utf-8", "surrogateescape")))
+            consumed = start
+        if consumed:
+            del buffer[:consumed]
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -216,7 +234,15 @@ class SmtpChannel(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _time_out(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
-            self._timed_out = True
-            waiter.set_result(None)
+    def _deadline_passed(self) -> None:
+        """The channel's timer: the wait in progress (if any) has reached its deadline, or a later
+        wait has moved the deadline on and the timer is set again for it."""
+        timer, self._timer = self._timer, None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # nothing is waiting; the next wait sets a timer
+        if timer is not None and self._deadline > timer.when():
+            self._timer = self._loop.call_at(self._deadline, self._deadline_passed)
+            return
+        self._timed_out = True
+        waiter.set_result(None)
