@@ -43,6 +43,8 @@ _LINE: Final = frozenset(
 )  # fmt: skip
 # The line breaks a block owes before and after it (see _Writer.block): 2 for paragraphs, 1 for lines.
 _LEVEL: Final = dict.fromkeys(_LINE, 1) | dict.fromkeys(_PARAGRAPH, 2)
+# Tags with work of their own when left (the others in _LEVEL only owe line breaks).
+_LEFT_BY_NAME: Final = frozenset({"ul", "ol", "a", "pre", "td", "th"})
 # Tags with work to do on entering or leaving; every other element only passes its children on.
 _BLOCK_OR_SPECIAL: Final = _PARAGRAPH | _LINE | {"br", "hr", "img", "ul", "ol", "li", "a", "pre", "td", "th"}
 _HIDDEN_STYLE: Final = re.compile(r"display\s*:\s*none", re.IGNORECASE)
@@ -173,16 +175,21 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
     links: list[tuple[int, str]] = []  # per open <a href>: (index in out, href)
     pre_depth = 0
     # Iterative walk (deeply nested layout tables must not hit the recursion limit). An entry is a
-    # node to enter, or the tag name of an element being left. This loop runs for every node of
-    # every message (it was a third of composition), hence the inlined checks and the fast path
-    # for plain text below.
-    stack: list[LexborNode | str] = [root]
+    # node to enter, or an element being left: the line breaks it owes (an int) when that is all
+    # there is to do, else its tag name. This loop runs for every node of every message (it was a
+    # third of composition), hence the inlined checks and the fast path for plain text below.
+    stack: list[LexborNode | str | int] = [root]
     pop = stack.pop
     push = stack.append
     needs_work = _NEEDS_WORK.search
     while stack:
         entry = pop()
-        if isinstance(entry, str):
+        if type(entry) is int:  # leaving a paragraph or line: writer.block(entry), inlined
+            if out and writer.breaks < entry:
+                writer.breaks = entry
+            writer.space = writer.cell_separator = False
+            continue
+        if type(entry) is str:
             left = entry
             if left in ("ul", "ol"):
                 lists.pop()
@@ -203,12 +210,12 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
             elif left == "td" or left == "th":
                 writer.cell_separator = not writer.at_line_start and not writer.breaks
             level = _LEVEL.get(left)
-            if level is not None:  # writer.block(level), inlined: it runs for most elements
+            if level is not None:  # writer.block(level), inlined
                 if out and writer.breaks < level:
                     writer.breaks = level
                 writer.space = writer.cell_separator = False
             continue
-        node = entry
+        node: LexborNode = entry  # type: ignore[assignment]  # neither int nor str
         if node.is_text_node:  # cheaper than comparing node.tag, which decodes the name
             content = node.text_content
             if not content:
@@ -269,8 +276,12 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
                 links.append((len(out), attributes.get("href") or ""))
             elif tag == "pre":
                 pre_depth += 1
-            # Only these tags have work to do when left: other elements push no marker.
-            push(tag)
+            # A marker for leaving, when there is work then (br and img have none; elements
+            # outside _BLOCK_OR_SPECIAL push nothing either).
+            if tag in _LEFT_BY_NAME:
+                push(tag)
+            elif level is not None:
+                push(level)
         # Children pushed last first, so the first is entered next: walking the sibling links
         # backwards costs half of list(node.iter()) + reverse() (lexbor node objects either way).
         child = node.last_child
