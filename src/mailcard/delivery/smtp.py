@@ -233,6 +233,8 @@ class SmtpTransport:
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
         self._reaped_at = -math.inf
+        self._last_settings: SmtpSettings | None = None
+        self._last_pool: _Pool | None = None
 
     async def send(self, settings: SmtpSettings, envelope: Envelope, data: bytes) -> SendResult:
         """Send ``data`` as is (line endings normalised to CRLF, dots stuffed); see :class:`Transport`.
@@ -313,16 +315,20 @@ class SmtpTransport:
         self._closed = True
         connections = [c for pool in self._pools.values() for c in pool.idle]
         self._pools.clear()
+        self._last_settings = self._last_pool = None
         await asyncio.gather(*(c.quit() for c in connections), *self._closing, return_exceptions=True)
 
     # -- pool -------------------------------------------------------------------------------------
 
     def _pool_for(self, settings: SmtpSettings) -> _Pool:
+        if settings is self._last_settings and self._last_pool is not None:
+            return self._last_pool  # the usual case: the worker passes its cached account's settings
         pool = self._pools.get(settings.key)
         if pool is None:
             tls = build_tls_context(settings) if settings.security != "none" else None
             pool = _Pool(self.max_connections_per_account, tls)
             self._pools[settings.key] = pool
+        self._last_settings, self._last_pool = settings, pool
         return pool
 
     async def _checkout(self, pool: _Pool, settings: SmtpSettings) -> tuple[SmtpConnection, bool]:

@@ -35,6 +35,7 @@ from mailcard.outbox.retry import GiveUp, RetryPolicy, decide_retry
 from mailcard.outbox.store import OutboxStore
 
 log = logging.getLogger("mailcard.worker")
+_ACCOUNT_CACHE_SECONDS = 30.0  # a resolved account (settings, limits) is asked for again after this
 T = TypeVar("T")
 
 
@@ -76,7 +77,6 @@ class DeliveryWorker:
         self.worker_id = worker_id or default_worker_id()
         self._clock = clock
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcard-db")
-        self._slots = asyncio.Semaphore(options.concurrency)
         self._account_slots: dict[str, asyncio.Semaphore] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._resolved: dict[int | None, tuple[float, ResolvedAccount]] = {}
@@ -165,15 +165,23 @@ class DeliveryWorker:
     async def _deliver(self, message: ClaimedMessage) -> None:
         started = self._clock()
         try:
-            try:
-                account = await self._account(message.smtp_account_id)
-            except ConfigurationError as exc:
-                # A broken set-up is not this message's fault: keep it waiting, say so loudly.
-                log.error("cannot deliver %s: %s", message.id, exc)
-                self._postponed.append((message.id, str(exc)))
-                return
-            async with self._account_slot(account), self._slots:
-                await self._limiter(account).acquire()
+            cached = self._resolved.get(message.smtp_account_id)
+            if cached is not None and self._loop_time() - cached[0] < _ACCOUNT_CACHE_SECONDS:
+                account = cached[1]
+            else:
+                try:
+                    account = await self._account(message.smtp_account_id)
+                except ConfigurationError as exc:
+                    # A broken set-up is not this message's fault: keep it waiting, say so loudly.
+                    log.error("cannot deliver %s: %s", message.id, exc)
+                    self._postponed.append((message.id, str(exc)))
+                    return
+            # No worker-wide semaphore here: the claim loop never has more than ``concurrency``
+            # messages in flight, so such a semaphore could never make a message wait.
+            async with self._account_slot(account):
+                limiter = self._limiter(account)
+                if not limiter.unlimited:
+                    await limiter.acquire()
                 settlement = await self._attempt(message, account, started)
             self._pending.append(settlement)
         except Exception:  # a bug must not lose the message: record it and let the policy retry
@@ -262,13 +270,12 @@ class DeliveryWorker:
     # -- accounts ------------------------------------------------------------------------------------
 
     async def _account(self, account_id: int | None) -> ResolvedAccount:
-        loop = asyncio.get_running_loop()
-        cached = self._resolved.get(account_id)
-        if cached is not None and loop.time() - cached[0] < 30.0:
-            return cached[1]
         account = await self._call_db(self._accounts.resolve, account_id)
-        self._resolved[account_id] = (loop.time(), account)
+        self._resolved[account_id] = (self._loop_time(), account)
         return account
+
+    def _loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
 
     def _account_slot(self, account: ResolvedAccount) -> asyncio.Semaphore:
         slot = self._account_slots.get(account.key)
