@@ -164,6 +164,9 @@ class TreeScan:
     srcdocs: list[tuple[str, str]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     can_mutate: bool = False
+    # Whether the tree has a <style> or <script> element (any namespace), which the caller must
+    # remove before taking the visible text.
+    has_style_or_script: bool = False
 
 
 def _excerpt(tag: str, attr: str | None, value: str | None) -> str:
@@ -299,6 +302,8 @@ class _Walker:
             self.scan.conditional_comments.append(data[head.end() : tail.start() if tail else len(data)])
 
     def element(self, node: Any, name: str, attrs: dict[str, str | None]) -> None:
+        if name == "script" or name == "style":
+            self.scan.has_style_or_script = True
         if name == "script":
             if not is_data_block_script(attrs.get("type")):
                 self.hit(
