@@ -32,10 +32,14 @@ _cookie = APIKeyCookie(
 )
 
 
-async def get_container(request: Request) -> Container:
-    # async: FastAPI runs a sync dependency in the thread pool, a hop per request for one attribute.
+def container_of(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
+
+
+async def get_container(request: Request) -> Container:
+    # async: FastAPI runs a sync dependency in the thread pool, a hop per request for one attribute.
+    return container_of(request)
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -58,11 +62,12 @@ async def call_database(container: Container, func: Callable[P, R], *args: P.arg
 
 async def get_principal(
     request: Request,
-    container: ContainerDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_cookie)],
 ) -> Principal:
-    # Every authenticated route passes here: async, so it costs no thread hop on SQLite.
+    # Every authenticated route passes here: async, so it costs no thread hop on SQLite. The container
+    # comes from the request, not from ContainerDep: FastAPI solves every sub-dependency per request.
+    container = container_of(request)
     return await call_database(container, _authenticate, request, container, bearer, session)
 
 

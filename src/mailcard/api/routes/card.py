@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from mailcard.api.deps import ContainerDep, CurrentUser, RowId, call_database
+from mailcard.api.deps import ContainerDep, CurrentUser, RowId, call_database, container_of
 from mailcard.card import CardEmail
 
 router = APIRouter(prefix="/api", tags=["card"])
@@ -157,11 +157,13 @@ async def send(
     customer_id: int,
     body: CardEmailIn,
     principal: CurrentUser,
-    container: ContainerDep,
+    request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Send to the customer's address: stored durably, delivered by the worker. Warnings come back."""
-    # async, with the work in call_database: the card's main action takes no thread hop on SQLite.
+    # The card's main action is kept lean: async, with the work in call_database (no thread hop on
+    # SQLite), and the container taken from the request (a dependency costs FastAPI a solve per call).
+    container = container_of(request)
     sent = await call_database(
         container,
         container.card.send,
