@@ -448,19 +448,24 @@ async def send_all(transport: SmtpTransport, settings: SmtpSettings, count: int)
     )
 
 
-@pytest.mark.parametrize(("extensions", "expected_writes"), [(DEFAULT_EXTENSIONS, 6), (NO_PIPELINING, 17)])
-def test_messages_waiting_for_a_busy_connection_are_pipelined_and_each_sent_once(
-    monkeypatch: pytest.MonkeyPatch, extensions: list[str], expected_writes: int
-) -> None:
-    writes: list[bytes] = []
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every write the SMTP client makes, in order (each is one send() to the server)."""
+    made: list[bytes] = []
     original = SmtpChannel.write
 
     def counting(channel: SmtpChannel, data: bytes, replies: int) -> None:
-        writes.append(data)
+        made.append(data)
         original(channel, data, replies)
 
     monkeypatch.setattr(SmtpChannel, "write", counting)
+    return made
 
+
+@pytest.mark.parametrize(("extensions", "expected_writes"), [(DEFAULT_EXTENSIONS, 6), (NO_PIPELINING, 17)])
+def test_messages_waiting_for_a_busy_connection_are_pipelined_and_each_sent_once(
+    writes: list[bytes], extensions: list[str], expected_writes: int
+) -> None:
     async def main() -> None:
         async with ScriptedSmtpServer(extensions=extensions) as server:
             one = SmtpTransport(max_connections_per_account=1)
@@ -554,16 +559,7 @@ async def test_no_reply_after_a_body_times_out_and_the_next_message_is_sent_else
     assert [m.rcpt_to for m in server.messages] == [["c1@example.test"]]
 
 
-def test_cancelled_message_already_in_the_pipeline_is_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
-    writes: list[bytes] = []
-    original = SmtpChannel.write
-
-    def counting(channel: SmtpChannel, data: bytes, replies: int) -> None:
-        writes.append(data)
-        original(channel, data, replies)
-
-    monkeypatch.setattr(SmtpChannel, "write", counting)
-
+def test_cancelled_message_already_in_the_pipeline_is_not_sent(writes: list[bytes]) -> None:
     async def main() -> None:
         async with ScriptedSmtpServer() as server:
             server.reply_delay = 0.1
