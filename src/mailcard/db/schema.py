@@ -32,6 +32,8 @@ from sqlalchemy.engine import Dialect
 def sqlite_timestamp(moment: datetime) -> str:
     """How SQLAlchemy's SQLite dialect stores a UTC datetime (for the outbox's raw bulk insert)."""
     # isoformat, not strftime: the same text at half the cost (glibc's strftime consults the zone).
+    if moment.tzinfo is UTC:  # the usual case (the clocks give UTC): no conversions, cut "+00:00"
+        return moment.isoformat(" ", "microseconds")[:-6]
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 

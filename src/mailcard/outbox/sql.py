@@ -220,7 +220,7 @@ class SqlOutboxStore:
         transaction (the write lock, BEGIN IMMEDIATE, the statement, a commit: ~0.6M instructions).
         So a read without a transaction asks first whether anything is due (~0.05M); only then is
         the write lock taken, and the claim itself decides again under it, as before."""
-        stamp = _stamp(now)
+        stamp = sqlite_timestamp(now)
         wanted = list(ids) if ids is not None else []
         id_filter = f" AND id IN ({', '.join('?' * len(wanted))})" if ids is not None else ""
         with self._engine.connect() as reader:
@@ -237,7 +237,7 @@ class SqlOutboxStore:
         branch: list[Any] = [stamp, *wanted, limit]
         params = (
             worker,
-            _stamp(now + timedelta(seconds=lease_seconds)),
+            sqlite_timestamp(now + timedelta(seconds=lease_seconds)),
             stamp,
             *branch,
             *branch,
@@ -314,7 +314,7 @@ class SqlOutboxStore:
         literal NULL of that group's statement: the DB-API adapts every ``None`` parameter (a
         failed protocol lookup, about half a microsecond each), a literal costs nothing. A batch of
         "sent" is one group: two statements, as before."""
-        stamp = _stamp(now)
+        stamp = sqlite_timestamp(now)
         attempts: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
         updates: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
         for s in settlements:
@@ -322,7 +322,14 @@ class SqlOutboxStore:
             optional = (a.reason, a.smtp_code, a.enhanced_code, a.server_text)
             present = [v for v in optional if v is not None]
             refused = "null" if a.refused is None else json.dumps(a.refused)  # what the JSON column writes
-            row = (a.message_id, a.number, a.worker, _stamp(a.started_at), _stamp(a.finished_at), a.outcome)
+            row = (
+                a.message_id,
+                a.number,
+                a.worker,
+                sqlite_timestamp(a.started_at),
+                sqlite_timestamp(a.finished_at),
+                a.outcome,
+            )
             attempts.setdefault(_nulls(optional, present), []).append((*row, *present, refused))
             status = s.status
             error = s.error if s.error is not None else a.server_text
@@ -330,7 +337,7 @@ class SqlOutboxStore:
             last_present = [v for v in last if v is not None]
             # next_attempt_at for a retry, settled_at for a final outcome; other columns keep their value.
             if status == MessageStatus.RETRY:
-                moved: tuple[str, ...] = (_stamp(s.next_attempt_at or now),)
+                moved: tuple[str, ...] = (sqlite_timestamp(s.next_attempt_at or now),)
                 shape = (*_nulls(last, last_present), True, False)
             elif status in (MessageStatus.SENT, MessageStatus.FAILED):
                 moved = (stamp,)
@@ -535,14 +542,6 @@ def _sqlite_settle_update(shape: tuple[bool, ...]) -> str:
             "WHERE id = ? AND lease_owner = ? AND status = 'sending'"
         )
     return sql
-
-
-def _stamp(moment: datetime) -> str:
-    """:func:`sqlite_timestamp`, the same text; for a datetime already in UTC without its two
-    conversions (the worker's clock gives UTC, and every attempt has two timestamps)."""
-    if moment.tzinfo is UTC:
-        return moment.isoformat(" ", "microseconds")[:-6]  # without "+00:00"
-    return sqlite_timestamp(moment)
 
 
 def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
