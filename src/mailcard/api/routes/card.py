@@ -12,8 +12,6 @@ from mailcard.card import CardEmail
 
 router = APIRouter(prefix="/api", tags=["card"])
 
-# Ids stay inside what every database holds: a larger one is refused here, not by the driver.
-
 MAX_BODY = 2_000_000
 
 
