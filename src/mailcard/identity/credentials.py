@@ -20,7 +20,7 @@ from mailcard.db.schema import api_tokens, user_sessions, user_stores, users
 from mailcard.errors import InputError, NotFoundError
 from mailcard.identity.opaque import digest, new_secret
 from mailcard.identity.principal import Principal, Role
-from mailcard.identity.users import UserStore
+from mailcard.identity.users import USER_AND_STORES, UserStore
 
 TOKEN_PREFIX = "mct"
 SESSION_PREFIX = "mcs"
@@ -160,14 +160,13 @@ class Credentials:
             conn.execute(delete(user_sessions).where(user_sessions.c.session_hash == digest(session)))
 
 
-# The user and each of their stores (a row per store; one row with no store if they have none).
+# From USER_AND_STORES: a row per store of the user.
 _PRINCIPAL_COLUMNS = (users.c.id.label("user_id"), users.c.login, users.c.role, user_stores.c.store_id)
-_USER_AND_STORES = users.outerjoin(user_stores, user_stores.c.user_id == users.c.id)
 
 # Every API call runs this: built once, since building a statement costs more than running it.
 _TOKEN_PRINCIPAL = (
     select(api_tokens.c.id, api_tokens.c.last_used_at, *_PRINCIPAL_COLUMNS)
-    .select_from(api_tokens.join(_USER_AND_STORES, users.c.id == api_tokens.c.user_id))
+    .select_from(api_tokens.join(USER_AND_STORES, users.c.id == api_tokens.c.user_id))
     .where(
         api_tokens.c.token_hash == bindparam("token_hash"),
         api_tokens.c.revoked_at.is_(None),
@@ -177,7 +176,7 @@ _TOKEN_PRINCIPAL = (
 
 _SESSION_PRINCIPAL = (
     select(user_sessions.c.csrf_token, *_PRINCIPAL_COLUMNS)
-    .select_from(user_sessions.join(_USER_AND_STORES, users.c.id == user_sessions.c.user_id))
+    .select_from(user_sessions.join(USER_AND_STORES, users.c.id == user_sessions.c.user_id))
     .where(
         user_sessions.c.session_hash == bindparam("session_hash"),
         user_sessions.c.expires_at > bindparam("now"),

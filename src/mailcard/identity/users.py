@@ -209,11 +209,13 @@ class UserStore:
         )
 
 
+# A user and each of their stores: a row per store, or one row with no store if they have none.
+USER_AND_STORES = users.outerjoin(user_stores, user_stores.c.user_id == users.c.id)
+
 # Built once (a statement costs more to build than to run): a send from the card reads its manager.
-# A row per store of the user, or one row with no store.
 _USER_WITH_STORES = (
     select(users, user_stores.c.store_id)
-    .select_from(users.outerjoin(user_stores, user_stores.c.user_id == users.c.id))
+    .select_from(USER_AND_STORES)
     .where(users.c.id == bindparam("user_id"))
     .order_by(user_stores.c.store_id)
 )
