@@ -172,10 +172,9 @@ class DeliveryWorker:
     async def _deliver(self, message: ClaimedMessage) -> None:
         started = self._clock()
         try:
-            cached = self._resolved.get(message.smtp_account_id)
-            if cached is not None and self._loop_time() - cached[0] < _ACCOUNT_CACHE_SECONDS:
-                account = cached[1]
-            else:
+            # The cached account without an await (the usual case); else ask the database.
+            account = self._cached_account(message.smtp_account_id)
+            if account is None:
                 try:
                     account = await self._account(message.smtp_account_id)
                 except ConfigurationError as exc:
@@ -276,13 +275,18 @@ class DeliveryWorker:
 
     # -- accounts ------------------------------------------------------------------------------------
 
-    async def _account(self, account_id: int | None) -> ResolvedAccount:
-        account = await self._call_db(self._accounts.resolve, account_id)
-        self._resolved[account_id] = (self._loop_time(), account)
-        return account
+    def _cached_account(self, account_id: int | None) -> ResolvedAccount | None:
+        """The account resolved less than ``_ACCOUNT_CACHE_SECONDS`` ago, if any."""
+        cached = self._resolved.get(account_id)
+        if cached is None or asyncio.get_running_loop().time() - cached[0] >= _ACCOUNT_CACHE_SECONDS:
+            return None
+        return cached[1]
 
-    def _loop_time(self) -> float:
-        return asyncio.get_running_loop().time()
+    async def _account(self, account_id: int | None) -> ResolvedAccount:
+        """The account resolved from the database (and cached)."""
+        account = await self._call_db(self._accounts.resolve, account_id)
+        self._resolved[account_id] = (asyncio.get_running_loop().time(), account)
+        return account
 
     def _account_slot(self, account: ResolvedAccount) -> asyncio.Semaphore:
         slot = self._account_slots.get(account.key)
