@@ -330,21 +330,16 @@ class SqlOutboxStore:
                 sqlite_timestamp(a.finished_at),
                 a.outcome,
             )
-            attempts.setdefault(_nulls(optional, present), []).append((*row, *present, refused))
+            attempts.setdefault(_nulls(optional), []).append((*row, *present, refused))
             status = s.status
             error = s.error if s.error is not None else a.server_text
             last = (a.reason, a.smtp_code, a.enhanced_code, error)
             last_present = [v for v in last if v is not None]
             # next_attempt_at for a retry, settled_at for a final outcome; other columns keep their value.
-            if status == MessageStatus.RETRY:
-                moved: tuple[str, ...] = (sqlite_timestamp(s.next_attempt_at or now),)
-                shape = (*_nulls(last, last_present), True, False)
-            elif status in (MessageStatus.SENT, MessageStatus.FAILED):
-                moved = (stamp,)
-                shape = (*_nulls(last, last_present), False, True)
-            else:
-                moved = ()
-                shape = (*_nulls(last, last_present), False, False)
+            retry = status == MessageStatus.RETRY
+            final = status in (MessageStatus.SENT, MessageStatus.FAILED)
+            moved = (sqlite_timestamp(s.next_attempt_at or now),) if retry else (stamp,) if final else ()
+            shape = (*_nulls(last), retry, final)
             updates.setdefault(shape, []).append(
                 (status.value, a.number, *last_present, stamp, *moved, a.message_id, worker)
             )
@@ -498,14 +493,9 @@ def _driver(conn: Connection) -> Any:
     return driver
 
 
-def _nulls(values: tuple[Any, ...], present: list[Any]) -> tuple[bool, ...]:
-    """Which of ``values`` are None (``present`` are the others, in order)."""
-    if len(present) == len(values):
-        return _NO_NULLS[len(values)]
+def _nulls(values: tuple[Any, ...]) -> tuple[bool, ...]:
+    """Which of ``values`` are None: the key of the statement that writes those as literal NULLs."""
     return tuple(v is None for v in values)
-
-
-_NO_NULLS = {n: (False,) * n for n in range(8)}
 
 
 def _sqlite_attempt_insert(nulls: tuple[bool, ...]) -> str:
