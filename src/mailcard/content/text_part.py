@@ -210,10 +210,8 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
             elif left == "td" or left == "th":
                 writer.cell_separator = not writer.at_line_start and not writer.breaks
             level = _LEVEL.get(left)
-            if level is not None:  # writer.block(level), inlined
-                if out and writer.breaks < level:
-                    writer.breaks = level
-                writer.space = writer.cell_separator = False
+            if level is not None:  # (rare tags: only the int entries above need the inlined form)
+                writer.block(level)
             continue
         node: LexborNode = entry  # type: ignore[assignment]  # neither int nor str
         if node.is_text_node:  # cheaper than comparing node.tag, which decodes the name
