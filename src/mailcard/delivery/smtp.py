@@ -545,11 +545,7 @@ async def send_transaction(
             reply = channel.next_reply()
             rcpts: list[bytes] = []
         else:
-            utf8 = _check_smtputf8(connection, envelope)
-            body, size = _wire_body(data)
-            mail = _mail_command(connection, envelope, data, size, utf8)
-            encoding = "utf-8" if utf8 else "ascii"
-            rcpts = [f"RCPT TO:<{r}>\r\n".encode(encoding) for r in envelope.recipients]
+            mail, rcpts, body = _envelope_commands(connection, envelope, data)
             reply = await channel.command(mail)
         _expect_mail(reply, envelope, done)
         progress.mail_accepted = True
@@ -599,13 +595,20 @@ def commands_for(connection: SmtpConnection, envelope: Envelope, data: bytes) ->
 
     Raises like the transaction would (SMTPUTF8 not offered, an address that is not ASCII).
     """
+    mail, rcpts, body = _envelope_commands(connection, envelope, data)
+    return Commands(b"".join([mail, *rcpts, b"DATA\r\n"]), body, len(rcpts) + 2)
+
+
+def _envelope_commands(
+    connection: SmtpConnection, envelope: Envelope, data: bytes
+) -> tuple[bytes, list[bytes], bytes]:
+    """``MAIL FROM``, each ``RCPT TO`` and the body as DATA sends it; raises like the transaction
+    would (SMTPUTF8 not offered, an address that is not ASCII)."""
     utf8 = _check_smtputf8(connection, envelope)
     body, size = _wire_body(data)
     encoding = "utf-8" if utf8 else "ascii"
-    group = [_mail_command(connection, envelope, data, size, utf8)]
-    group.extend(f"RCPT TO:<{r}>\r\n".encode(encoding) for r in envelope.recipients)
-    group.append(b"DATA\r\n")
-    return Commands(b"".join(group), body, len(group))
+    mail = _mail_command(connection, envelope, data, size, utf8)
+    return mail, [f"RCPT TO:<{r}>\r\n".encode(encoding) for r in envelope.recipients], body
 
 
 async def check_envelope(
@@ -620,16 +623,13 @@ async def check_envelope(
     step = _Step("mail")
     done = on_step or _ignore_step
     with _translated(step, connection.context):
-        utf8 = _check_smtputf8(connection, envelope)
-        mail = _mail_command(connection, envelope, data, _wire_body(data)[1], utf8)
+        mail, rcpts, _ = _envelope_commands(connection, envelope, data)
         _expect_mail(await channel.command(mail), envelope, done)
         if envelope.recipients:
             step.phase = "rcpt"
             accepted: list[str] = []
             refusals: list[aiosmtplib.SMTPRecipientRefused] = []
-            encoding = "utf-8" if utf8 else "ascii"
-            for recipient in envelope.recipients:
-                line = f"RCPT TO:<{recipient}>\r\n".encode(encoding)
+            for recipient, line in zip(envelope.recipients, rcpts, strict=True):
                 _take_rcpt(await channel.command(line), recipient, accepted, refusals, done)
             if not accepted:
                 raise aiosmtplib.SMTPRecipientsRefused(refusals)
