@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, RowMapping, delete, select, update
 
 from mailcard.crypto import SecretBox
 from mailcard.db.engine import reading
+from mailcard.db.rows import row_by_id
 from mailcard.db.schema import outbox_messages, smtp_accounts
 from mailcard.delivery.accounts import AccountLimits, ResolvedAccount
 from mailcard.delivery.settings import SmtpSettings
@@ -147,11 +148,14 @@ class SmtpAccountStore:
         return self.save(f"inline:{fingerprint}", settings, kind="inline")
 
     def get(self, account_id: int, *, conn: Connection | None = None) -> SmtpAccount:
+        return _to_account(self._row(account_id, conn))
+
+    def _row(self, account_id: int, conn: Connection | None = None) -> RowMapping:
         with reading(self._engine, conn) as reader:
-            row = reader.execute(select(_T).where(_T.c.id == account_id)).first()
+            row = row_by_id(reader, _T, account_id)
         if row is None:
             raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
-        return _to_account(row._mapping)
+        return row
 
     def by_name(self, name: str) -> SmtpAccount:
         with reading(self._engine) as conn:
@@ -219,11 +223,13 @@ class SmtpAccountStore:
     # -- AccountResolver -----------------------------------------------------------------------------
 
     def resolve(self, account_id: int | None) -> ResolvedAccount:
+        row: RowMapping | None
         with reading(self._engine) as conn:
             if account_id is None:
-                row = conn.execute(select(_T).where(_T.c.is_default.is_(True))).first()
+                default = conn.execute(select(_T).where(_T.c.is_default.is_(True))).first()
+                row = None if default is None else default._mapping
             else:
-                row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
+                row = row_by_id(conn, _T, account_id)
                 if row is None:
                     raise ConfigurationError(
                         f"The message's SMTP account {account_id} no longer exists.",
@@ -231,7 +237,7 @@ class SmtpAccountStore:
                     )
         if row is not None:
             return ResolvedAccount(
-                key=f"account:{row.id}", settings=self.settings_of(row._mapping), limits=_limits(row._mapping)
+                key=f"account:{row['id']}", settings=self.settings_of(row), limits=_limits(row)
             )
         if self._fallback is not None:
             return ResolvedAccount(key="env:MAILCARD_SMTP_URL", settings=self._fallback)
@@ -252,11 +258,7 @@ class SmtpAccountStore:
         )
 
     def settings_for(self, account_id: int) -> SmtpSettings:
-        with reading(self._engine) as conn:
-            row = conn.execute(select(_T).where(_T.c.id == account_id)).first()
-        if row is None:
-            raise NotFoundError(f"No SMTP account with id {account_id}.", code="smtp_account_not_found")
-        return self.settings_of(row._mapping)
+        return self.settings_of(self._row(account_id))
 
 
 def _limits(row: Any) -> AccountLimits:
