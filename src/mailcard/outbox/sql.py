@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -483,7 +484,6 @@ _SQLITE_ANY_DUE = (
 
 _ATTEMPT_OPTIONAL = ("reason", "smtp_code", "enhanced_code", "server_text")
 _SETTLE_OPTIONAL = ("last_reason", "last_smtp_code", "last_enhanced_code", "last_error")
-_sqlite_statements: dict[tuple[str, tuple[bool, ...]], str] = {}
 
 
 def _driver(conn: Connection) -> Any:
@@ -498,40 +498,33 @@ def _nulls(values: tuple[Any, ...]) -> tuple[bool, ...]:
     return tuple(v is None for v in values)
 
 
+@cache
 def _sqlite_attempt_insert(nulls: tuple[bool, ...]) -> str:
     """The attempts' INSERT with the optional values that are NULL (``nulls``) written as literals."""
-    key = ("attempt", nulls)
-    sql = _sqlite_statements.get(key)
-    if sql is None:
-        values = ", ".join("NULL" if null else "?" for null in nulls)
-        sql = _sqlite_statements[key] = (
-            "INSERT INTO delivery_attempts (message_id, number, worker, started_at, finished_at, outcome, "
-            f"{', '.join(_ATTEMPT_OPTIONAL)}, refused) VALUES (?, ?, ?, ?, ?, ?, {values}, ?)"
-        )
-    return sql
+    values = ", ".join("NULL" if null else "?" for null in nulls)
+    return (
+        "INSERT INTO delivery_attempts (message_id, number, worker, started_at, finished_at, outcome, "
+        f"{', '.join(_ATTEMPT_OPTIONAL)}, refused) VALUES (?, ?, ?, ?, ?, ?, {values}, ?)"
+    )
 
 
+@cache
 def _sqlite_settle_update(shape: tuple[bool, ...]) -> str:
     """The settling UPDATE for ``shape``: which optional values are NULL, then whether it moves
     ``next_attempt_at`` (a retry) and whether it sets ``settled_at`` (a final outcome).
 
     Only the lease owner settles a message it still holds: a worker whose lease expired cannot
     overwrite the verdict of the worker that took the message over."""
-    key = ("settle", shape)
-    sql = _sqlite_statements.get(key)
-    if sql is None:
-        *nulls, retry, final = shape
-        last = ", ".join(
-            f"{column} = {'NULL' if null else '?'}"
-            for column, null in zip(_SETTLE_OPTIONAL, nulls, strict=True)
-        )
-        moved = ", next_attempt_at = ?" if retry else ", settled_at = ?" if final else ""
-        sql = _sqlite_statements[key] = (
-            "UPDATE outbox_messages SET status = ?, attempt_count = ?, lease_owner = NULL, "
-            f"lease_expires_at = NULL, {last}, updated_at = ?{moved} "
-            "WHERE id = ? AND lease_owner = ? AND status = 'sending'"
-        )
-    return sql
+    *nulls, retry, final = shape
+    last = ", ".join(
+        f"{column} = {'NULL' if null else '?'}" for column, null in zip(_SETTLE_OPTIONAL, nulls, strict=True)
+    )
+    moved = ", next_attempt_at = ?" if retry else ", settled_at = ?" if final else ""
+    return (
+        "UPDATE outbox_messages SET status = ?, attempt_count = ?, lease_owner = NULL, "
+        f"lease_expires_at = NULL, {last}, updated_at = ?{moved} "
+        "WHERE id = ? AND lease_owner = ? AND status = 'sending'"
+    )
 
 
 def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
