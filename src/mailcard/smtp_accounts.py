@@ -10,13 +10,15 @@ until someone configures a real server.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from mailcard.crypto import SecretBox
+from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.rows import row_by_id
 from mailcard.db.schema import outbox_messages, smtp_accounts
@@ -25,9 +27,10 @@ from mailcard.delivery.settings import SmtpSettings
 from mailcard.errors import ConfigurationError, ConflictError, NotFoundError
 
 _T = smtp_accounts
-# Built once: every send from the card picks its account from the saved ones.
-_ALL_ACCOUNTS = select(_T).order_by(_T.c.name)
-_SAVED_ACCOUNTS = _ALL_ACCOUNTS.where(_T.c.kind == "saved")
+# Built once, and run directly on SQLite (see mailcard.db.direct): every send from the card picks its
+# account from the saved ones.
+_ALL_ACCOUNTS = Direct(select(_T).order_by(_T.c.name))
+_SAVED_ACCOUNTS = Direct(select(_T).where(_T.c.kind == "saved").order_by(_T.c.name))
 DEVINBOX_KEY = "devinbox"
 
 
@@ -150,7 +153,7 @@ class SmtpAccountStore:
     def get(self, account_id: int, *, conn: Connection | None = None) -> SmtpAccount:
         return _to_account(self._row(account_id, conn))
 
-    def _row(self, account_id: int, conn: Connection | None = None) -> RowMapping:
+    def _row(self, account_id: int, conn: Connection | None = None) -> Mapping[str, Any]:
         with reading(self._engine, conn) as reader:
             row = row_by_id(reader, _T, account_id)
         if row is None:
@@ -186,7 +189,7 @@ class SmtpAccountStore:
     def list(self, *, include_inline: bool = False, conn: Connection | None = None) -> list[SmtpAccount]:
         query = _ALL_ACCOUNTS if include_inline else _SAVED_ACCOUNTS
         with reading(self._engine, conn) as reader:
-            return [_to_account(r._mapping) for r in reader.execute(query)]
+            return [_to_account(row) for row in query.mappings(reader, {})]
 
     def for_sender(
         self, address: str, *, explicit_id: int | None = None, conn: Connection | None = None
@@ -223,11 +226,11 @@ class SmtpAccountStore:
     # -- AccountResolver -----------------------------------------------------------------------------
 
     def resolve(self, account_id: int | None) -> ResolvedAccount:
-        row: RowMapping | None
+        row: Mapping[str, Any] | None
         with reading(self._engine) as conn:
             if account_id is None:
                 default = conn.execute(select(_T).where(_T.c.is_default.is_(True))).first()
-                row = None if default is None else default._mapping
+                row = None if default is None else dict(default._mapping)
             else:
                 row = row_by_id(conn, _T, account_id)
                 if row is None:

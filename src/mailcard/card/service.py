@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from mailcard.access import check_customer_visible
 from mailcard.compose import Composer, EmailRequest
 from mailcard.compose.service import new_message
+from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.schema import customer_emails
 from mailcard.domain.mailbox import Mailbox
@@ -32,8 +33,9 @@ from mailcard.smtp_accounts import SmtpAccount, SmtpAccountStore
 from mailcard.validation import Finding
 from mailcard.validation.findings import Location
 
-# Built once: a statement costs more to build than to run, and every send runs this one.
-_RECORD_EMAIL = insert(customer_emails)
+# Built once (a statement costs more to build than to run), and run directly on SQLite (see
+# mailcard.db.direct): every send runs this one.
+_RECORD_EMAIL = Direct(insert(customer_emails))
 
 CARD_EVENT = "customer"
 TEST_PREFIX = "[TEST] "
@@ -267,8 +269,8 @@ class CardService:
 
         def record(conn: Connection, message_id: str) -> None:
             # The card's history row commits with the outbox row: one transaction, one fsync.
-            conn.execute(
-                _RECORD_EMAIL,
+            _RECORD_EMAIL.execute(
+                conn,
                 {
                     "customer_id": customer.id,
                     "outbox_message_id": message_id,

@@ -7,7 +7,9 @@ from dataclasses import fields
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from sqlalchemy import Connection, RowMapping, Select, Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
+
+from mailcard.db.direct import Direct
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -23,19 +25,17 @@ def could_be_row_id(value: int) -> bool:
     return 1 <= value <= MAX_ID
 
 
-def row_by_id(conn: Connection, table: Table, row_id: int) -> RowMapping | None:
+def row_by_id(conn: Connection, table: Table, row_id: int) -> Mapping[str, Any] | None:
     """The row of ``table`` with this id, or ``None`` (see :func:`could_be_row_id`)."""
     if not could_be_row_id(row_id):
         return None
-    row = conn.execute(_select_by_id(table), {"row_id": row_id}).first()
-    return None if row is None else row._mapping
+    return _select_by_id(table).first(conn, {"row_id": row_id})
 
 
 @cache
-def _select_by_id(table: Table) -> Select[Any]:
-    # Built once per table: building a statement costs more than running it (SQLAlchemy then finds
-    # the compiled form by the statement's memoised cache key).
-    return select(table).where(table.c.id == bindparam("row_id"))
+def _select_by_id(table: Table) -> Direct:
+    # Built once per table: building a statement costs more than running it.
+    return Direct(select(table).where(table.c.id == bindparam("row_id")))
 
 
 @cache

@@ -8,13 +8,14 @@ API tokens travel in the ``Authorization`` header, which browsers never add on t
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
+from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.schema import api_tokens, user_sessions, user_stores, users
 from mailcard.errors import InputError, NotFoundError
@@ -108,15 +109,16 @@ class Credentials:
         now = datetime.now(UTC)
         # Every API call starts here: the token, its user and the user's stores in one query.
         with reading(self._engine) as conn:
-            rows = conn.execute(_TOKEN_PRINCIPAL, {"token_hash": digest(plaintext)}).all()
+            rows = _TOKEN_PRINCIPAL.mappings(conn, {"token_hash": digest(plaintext)})
         if not rows:
             return None
         row = rows[0]
         principal = _principal(rows, via="token")
         # Recording use at minute granularity keeps a busy integration from writing on every call.
-        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        last_used_at = row["last_used_at"]
+        if last_used_at is None or now - last_used_at > timedelta(minutes=1):
             with self._engine.begin() as conn:
-                conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now))
+                conn.execute(update(api_tokens).where(api_tokens.c.id == row["id"]).values(last_used_at=now))
         return principal
 
     def _token(self, token_id: int) -> ApiToken:
@@ -148,12 +150,12 @@ class Credentials:
     def session_principal(self, session: str) -> tuple[Principal, str] | None:
         """The principal and CSRF token of a live session, or ``None``."""
         with reading(self._engine) as conn:
-            rows = conn.execute(
-                _SESSION_PRINCIPAL, {"session_hash": digest(session), "now": datetime.now(UTC)}
-            ).all()
+            rows = _SESSION_PRINCIPAL.mappings(
+                conn, {"session_hash": digest(session), "now": datetime.now(UTC)}
+            )
         if not rows:
             return None
-        return _principal(rows, via="session"), rows[0].csrf_token
+        return _principal(rows, via="session"), rows[0]["csrf_token"]
 
     def close_session(self, session: str) -> None:
         with self._engine.begin() as conn:
@@ -163,8 +165,9 @@ class Credentials:
 # From USER_AND_STORES: a row per store of the user.
 _PRINCIPAL_COLUMNS = (users.c.id.label("user_id"), users.c.login, users.c.role, user_stores.c.store_id)
 
-# Every API call runs this: built once, since building a statement costs more than running it.
-_TOKEN_PRINCIPAL = (
+# Every API call runs one of these: built once, since building a statement costs more than running
+# it, and run directly on SQLite (see mailcard.db.direct).
+_TOKEN_PRINCIPAL = Direct(
     select(api_tokens.c.id, api_tokens.c.last_used_at, *_PRINCIPAL_COLUMNS)
     .select_from(api_tokens.join(USER_AND_STORES, users.c.id == api_tokens.c.user_id))
     .where(
@@ -174,7 +177,7 @@ _TOKEN_PRINCIPAL = (
     )
 )
 
-_SESSION_PRINCIPAL = (
+_SESSION_PRINCIPAL = Direct(
     select(user_sessions.c.csrf_token, *_PRINCIPAL_COLUMNS)
     .select_from(user_sessions.join(USER_AND_STORES, users.c.id == user_sessions.c.user_id))
     .where(
@@ -185,14 +188,14 @@ _SESSION_PRINCIPAL = (
 )
 
 
-def _principal(rows: Sequence[Any], *, via: str) -> Principal:
+def _principal(rows: Sequence[Mapping[str, Any]], *, via: str) -> Principal:
     """The principal from a user's rows of ``_PRINCIPAL_COLUMNS``."""
     user = rows[0]
     return Principal(
-        user_id=user.user_id,
-        login=user.login,
-        role=Role(user.role),
-        store_ids=frozenset(r.store_id for r in rows if r.store_id is not None),
+        user_id=user["user_id"],
+        login=user["login"],
+        role=Role(user["role"]),
+        store_ids=frozenset(r["store_id"] for r in rows if r["store_id"] is not None),
         via=via,
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.rows import could_be_row_id
 from mailcard.db.schema import user_stores, users
@@ -89,10 +90,10 @@ class UserStore:
         rows: Sequence[Any] = ()
         if could_be_row_id(user_id):
             with reading(self._engine, conn) as reader:
-                rows = reader.execute(_USER_WITH_STORES, {"user_id": user_id}).all()
+                rows = _USER_WITH_STORES.mappings(reader, {"user_id": user_id})
         if not rows:
             raise NotFoundError(f"No user with id {user_id}.", code="user_not_found")
-        return _to_user(rows[0]._mapping, tuple(r.store_id for r in rows if r.store_id is not None))
+        return _to_user(rows[0], tuple(r["store_id"] for r in rows if r["store_id"] is not None))
 
     def by_login(self, login: str) -> User | None:
         with reading(self._engine) as conn:
@@ -212,8 +213,9 @@ class UserStore:
 # A user and each of their stores: a row per store, or one row with no store if they have none.
 USER_AND_STORES = users.outerjoin(user_stores, user_stores.c.user_id == users.c.id)
 
-# Built once (a statement costs more to build than to run): a send from the card reads its manager.
-_USER_WITH_STORES = (
+# Built once (a statement costs more to build than to run) and run directly on SQLite (see
+# mailcard.db.direct): a send from the card reads its manager.
+_USER_WITH_STORES = Direct(
     select(users, user_stores.c.store_id)
     .select_from(USER_AND_STORES)
     .where(users.c.id == bindparam("user_id"))
