@@ -564,7 +564,7 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], now: datetime) ->
     the enqueue benchmark's time. Timestamps are written in the exact form ``UtcDateTime`` writes.
     Returns how many rows went in (those with a known idempotency key are skipped)."""
     stamp = sqlite_timestamp(now)
-    result = conn.exec_driver_sql(
+    cursor = _driver(conn).executemany(
         _SQLITE_INSERT,
         [
             (
@@ -589,7 +589,7 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], now: datetime) ->
             for r in rows
         ],
     )
-    return int(result.rowcount)
+    return int(cursor.rowcount)
 
 
 def _settle_row(worker: str, s: Settlement, now: datetime) -> dict[str, Any]:
