@@ -21,8 +21,8 @@ from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.rows import row_by_id
 from mailcard.db.schema import customer_emails, metadata, smtp_accounts, users
-from mailcard.demo import load_demo
 from mailcard.delivery.settings import SmtpSettings
+from mailcard.demo import load_demo
 from mailcard.secret import Secret
 from mailcard.settings import Settings
 
