@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Insert, Select
 
+from mailcard.db.engine import driver_connection
+
 __all__ = ["Direct"]
 
 Processor = Callable[[Any], Any] | None
@@ -50,7 +52,7 @@ class Direct:
         if conn.dialect.name != "sqlite":
             return [dict(row._mapping) for row in conn.execute(self.statement, dict(params))]
         compiled = _compile(self.statement, conn.dialect, None)
-        rows = _driver(conn).execute(compiled.sql, _arguments(compiled, params)).fetchall()
+        rows = _in_transaction(conn).execute(compiled.sql, _arguments(compiled, params)).fetchall()
         columns, results = compiled.columns, compiled.results
         if not compiled.has_results:
             return [dict(zip(columns, row, strict=True)) for row in rows]
@@ -72,15 +74,14 @@ class Direct:
             conn.execute(self.statement, dict(params))
             return
         compiled = _compile(self.statement, conn.dialect, tuple(params))
-        _driver(conn).execute(compiled.sql, _arguments(compiled, params))
+        _in_transaction(conn).execute(compiled.sql, _arguments(compiled, params))
 
 
-def _driver(conn: Connection) -> Any:
+def _in_transaction(conn: Connection) -> Any:
+    """The driver's connection of ``conn``, once ``conn``'s transaction has begun."""
     if not conn.in_transaction():
         conn.begin()  # the dialect's BEGIN: DEFERRED in reading(), IMMEDIATE in engine.begin()
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return driver
+    return driver_connection(conn)
 
 
 def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -73,6 +73,14 @@ def reading(engine: Engine, conn: Connection | None = None) -> Iterator[Connecti
             info.pop(_BEGIN, None)
 
 
+def driver_connection(conn: Connection) -> Any:
+    """The DB-API connection under ``conn``, for statements run on the driver directly (a checked-out
+    connection always has one). It begins no transaction: a caller that needs one begins it."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
+
+
 def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mailcard.db.engine import reading
+from mailcard.db.engine import driver_connection, reading
 from mailcard.db.rows import from_row
 from mailcard.db.schema import delivery_attempts, outbox_messages, sqlite_timestamp
 from mailcard.outbox.model import (
@@ -227,7 +227,7 @@ class SqlOutboxStore:
         with self._engine.connect() as reader:
             # Not reader.execute: that would BEGIN a transaction; alone, the SELECT reads the latest commit.
             due = (
-                _driver(reader)
+                driver_connection(reader)
                 .execute(
                     _SQLITE_ANY_DUE.format(ids=id_filter), (stamp, *wanted, stamp, *wanted, stamp, *wanted)
                 )
@@ -246,7 +246,7 @@ class SqlOutboxStore:
             limit,
         )
         with self._engine.begin() as conn:
-            rows = _driver(conn).execute(_SQLITE_CLAIM.format(ids=id_filter), params).fetchall()
+            rows = driver_connection(conn).execute(_SQLITE_CLAIM.format(ids=id_filter), params).fetchall()
         # Positional: the fields of ClaimedMessage in order. created_at as stored is UTC without a zone.
         return [
             ClaimedMessage(
@@ -486,13 +486,6 @@ _ATTEMPT_OPTIONAL = ("reason", "smtp_code", "enhanced_code", "server_text")
 _SETTLE_OPTIONAL = ("last_reason", "last_smtp_code", "last_enhanced_code", "last_error")
 
 
-def _driver(conn: Connection) -> Any:
-    """The DB-API connection under ``conn`` (a checked-out connection always has one)."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return driver
-
-
 def _nulls(values: tuple[Any, ...]) -> tuple[bool, ...]:
     """Which of ``values`` are None: the key of the statement that writes those as literal NULLs."""
     return tuple(v is None for v in values)
@@ -564,7 +557,7 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], now: datetime) ->
     the enqueue benchmark's time. Timestamps are written in the exact form ``UtcDateTime`` writes.
     Returns how many rows went in (those with a known idempotency key are skipped)."""
     stamp = sqlite_timestamp(now)
-    cursor = _driver(conn).executemany(
+    cursor = driver_connection(conn).executemany(
         _SQLITE_INSERT,
         [
             (
