@@ -346,11 +346,12 @@ class SqlOutboxStore:
             )
         held = 0
         with self._engine.begin() as conn:
+            driver = driver_connection(conn)
             for nulls, attempt_rows in attempts.items():
-                conn.exec_driver_sql(_sqlite_attempt_insert(nulls), attempt_rows)
+                driver.executemany(_sqlite_attempt_insert(nulls), attempt_rows)
             for shape, update_rows in updates.items():
-                result = conn.exec_driver_sql(_sqlite_settle_update(shape), update_rows)
-                held += result.rowcount if result.rowcount >= 0 else len(update_rows)
+                # executemany sums the rows each UPDATE changed: those whose lease this worker held.
+                held += driver.executemany(_sqlite_settle_update(shape), update_rows).rowcount
         return held
 
     def release(
