@@ -29,8 +29,9 @@ from mailcard.errors import ConfigurationError, ConflictError, NotFoundError
 _T = smtp_accounts
 # Built once, and run directly on SQLite (see mailcard.db.direct): every send from the card picks its
 # account from the saved ones.
-_ALL_ACCOUNTS = Direct(select(_T).order_by(_T.c.name))
-_SAVED_ACCOUNTS = Direct(select(_T).where(_T.c.kind == "saved").order_by(_T.c.name))
+_BY_NAME = select(_T).order_by(_T.c.name)
+_ALL_ACCOUNTS = Direct(_BY_NAME)
+_SAVED_ACCOUNTS = Direct(_BY_NAME.where(_T.c.kind == "saved"))
 DEVINBOX_KEY = "devinbox"
 
 
