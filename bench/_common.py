@@ -132,6 +132,7 @@ def _worker_process(
     stop: Event,
     flushed: Event,
 ) -> None:
+    from mailcard import eventloop
     from mailcard.db.engine import create_db_engine
     from mailcard.outbox.sql import SqlOutboxStore
 
@@ -154,7 +155,7 @@ def _worker_process(
 
     ready.set()
     begin.wait()  # the clock starts when every process has been told to begin
-    asyncio.run(run())
+    eventloop.run(run())  # the loop ``mailcard worker`` runs on
     engine.dispose()
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from _common import QUICK, emit, reference_rate, sink_worker, start_smtp_sink
+from mailcard import eventloop
 from mailcard.bootstrap import build
 from mailcard.flows import FlowRunner, IncomingEvent
 from mailcard.settings import Settings
@@ -79,7 +80,7 @@ def main() -> None:
                 await worker.aclose()
                 return accepted, elapsed
 
-            accepted, elapsed = asyncio.run(run())
+            accepted, elapsed = eventloop.run(run())  # the loop `mailcard worker` runs on
         finally:
             sink.stop()
         assert worker.sent == COUNT, (worker.sent, COUNT)

@@ -8,7 +8,6 @@ delay, or a retry later), and reports where each run stands. A running ``mailcar
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mailcard import eventloop
 from mailcard.cli.runtime import (
     EXIT_FAILED,
     EXIT_OK,
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
             )
             run_ids = [r.id for r in accepted.runs]
             if not no_wait and run_ids:
-                asyncio.run(drive(mailcard, engine, run_ids))
+                eventloop.run(drive(mailcard, engine, run_ids))
             store = engine.store
             runs = [
                 r.to_dict() | {"trace": [s.to_dict() for s in store.steps(r.id)]} for r in store.runs(run_ids)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mailcard import eventloop
 from mailcard.cli.runtime import (
     EXIT_FAILED,
     EXIT_OK,
@@ -102,10 +103,10 @@ def register(app: typer.Typer) -> None:
             message_id = submission.message.id
             if not no_wait and not submission.message.status.settled:
                 if as_json:
-                    asyncio.run(_deliver_now(mailcard, message_id))
+                    eventloop.run(_deliver_now(mailcard, message_id))
                 else:
                     with console.status(f"Sending {message_id} …"):
-                        asyncio.run(_deliver_now(mailcard, message_id))
+                        eventloop.run(_deliver_now(mailcard, message_id))
             message = mailcard.outbox.get(message_id)
             if message is None:
                 raise NotFoundError(f"Message {message_id} disappeared from the outbox.")

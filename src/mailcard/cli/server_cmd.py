@@ -13,6 +13,7 @@ from typing import Any
 import typer
 import uvicorn
 
+from mailcard import eventloop
 from mailcard.cli.runtime import JsonOption, console, container, emit, handled
 from mailcard.db.migrate import current_revision, head_revision, upgrade
 
@@ -54,7 +55,7 @@ def register(app: typer.Typer) -> None:
         with handled(as_json=False), container() as mailcard:
             _configure_logging(mailcard.settings.log_level)
             overrides: dict[str, Any] = {"concurrency": concurrency} if concurrency else {}
-            asyncio.run(_run_worker(mailcard.worker(**overrides), mailcard.flow_runner()))
+            eventloop.run(_run_worker(mailcard.worker(**overrides), mailcard.flow_runner()))
 
     @app.command()
     def run(

@@ -7,13 +7,13 @@ unless ``--send-test`` is given. Its ``--json`` object is a stable contract:
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
+from mailcard import eventloop
 from mailcard.cli.runtime import (
     EXIT_FAILED,
     EXIT_OK,
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             test_message = None
             if send_test and recipient is not None:
                 test_message = _test_message(sender or Mailbox(envelope_from), recipient, settings)
-            result = asyncio.run(
+            result = eventloop.run(
                 probe(
                     settings,
                     mail_from=envelope_from,
