@@ -83,6 +83,10 @@ def test_same_idempotency_key_returns_the_existing_message(store: OutboxStore) -
     assert ids[0] == first.message.id
     assert ids[1] != first.message.id
     assert store.counts()["queued"] == 2
+    # Each stored message keeps its own bytes; the skipped duplicate's went nowhere.
+    kept, added = store.get(ids[0], with_data=True), store.get(ids[1], with_data=True)
+    assert kept is not None and kept.data == message(1).data
+    assert added is not None and added.data == message(4).data
 
 
 def test_claim_leases_each_message_to_one_worker(store: OutboxStore) -> None:

@@ -106,7 +106,6 @@ outbox_messages = Table(
     Column("smtputf8", Boolean, nullable=False, default=False),
     Column("message_id", String(255), nullable=False),
     Column("subject", Text, nullable=False, default=""),
-    Column("data", LargeBinary, nullable=False),
     Column("customer_id", String(64)),
     Column("flow_run_id", String(64)),
     Column("attempt_count", Integer, nullable=False, default=0),
@@ -126,6 +125,21 @@ outbox_messages = Table(
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_customer", "customer_id", "created_at"),
     Index("ix_outbox_flow_run", "flow_run_id"),
+)
+
+# The message bytes, apart from the row whose status changes. SQLite rewrites a whole row, overflow
+# pages included, on every UPDATE: with the body inline, claiming and settling a 4 KB message wrote
+# its body to the WAL twice more (about 40 µs of CPU a message against 14 µs without it).
+outbox_bodies = Table(
+    "outbox_bodies",
+    metadata,
+    Column(
+        "message_id",
+        String(32),
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("data", LargeBinary, nullable=False),
 )
 
 delivery_attempts = Table(

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailcard.db.engine import driver_connection, reading
 from mailcard.db.rows import from_row
-from mailcard.db.schema import delivery_attempts, outbox_messages, sqlite_timestamp
+from mailcard.db.schema import delivery_attempts, outbox_bodies, outbox_messages, sqlite_timestamp
 from mailcard.outbox.model import (
     Attempt,
     ClaimedMessage,
@@ -47,15 +47,15 @@ from mailcard.outbox.model import (
 )
 
 _T = outbox_messages
+_B = outbox_bodies  # the message bytes, apart from the row that changes (see the schema)
 _A = delivery_attempts
-_SUMMARY_COLUMNS = [c for c in _T.c if c.name != "data"]
+_SUMMARY_COLUMNS = list(_T.c)
 _CLAIM_COLUMNS = [
     _T.c.id,
     _T.c.smtp_account_id,
     _T.c.envelope_from,
     _T.c.envelope_to,
     _T.c.smtputf8,
-    _T.c.data,
     _T.c.attempt_count,
     _T.c.created_at,
     _T.c.retry_max_attempts,
@@ -106,12 +106,14 @@ class SqlOutboxStore:
             if self._dialect == "sqlite":
                 # The DB-API insert: SQLAlchemy's statement and parameter processing cost more than the
                 # insert itself (the card_send benchmark). SQLite counts the rows ON CONFLICT skipped.
-                inserted = _sqlite_insert_many(conn, [row], now) == 1
+                inserted = _sqlite_insert_many(conn, [row], [message.data], now) == 1
             else:
                 # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies
                 # by driver).
                 returned = conn.execute(self._insert_ignoring_known_keys().returning(_T.c.id), row)
                 inserted = returned.first() is not None
+                if inserted:
+                    conn.execute(insert(_B), {"message_id": row["id"], "data": message.data})
             if inserted:
                 if also is not None:
                     also(conn, row["id"])
@@ -137,9 +139,16 @@ class SqlOutboxStore:
         known: dict[str, str] = {}
         with self._engine.begin() as conn:
             if self._dialect == "sqlite":
-                _sqlite_insert_many(conn, rows, now)
+                _sqlite_insert_many(conn, rows, [m.data for m in messages], now)
             else:
-                conn.execute(self._insert_ignoring_known_keys(), rows)
+                went_in = set(conn.scalars(self._insert_ignoring_known_keys().returning(_T.c.id), rows))
+                bodies = [
+                    {"message_id": r["id"], "data": m.data}
+                    for r, m in zip(rows, messages, strict=True)
+                    if r["id"] in went_in
+                ]
+                if bodies:
+                    conn.execute(insert(_B), bodies)
             for chunk_start in range(0, len(keys), 500):
                 chunk = keys[chunk_start : chunk_start + 500]
                 for key, message_id in conn.execute(
@@ -190,6 +199,10 @@ class SqlOutboxStore:
         )
         with self._engine.begin() as conn:
             rows = conn.execute(statement).all()
+            data: dict[str, bytes] = {}
+            if rows:
+                bodies = select(_B.c.message_id, _B.c.data).where(_B.c.message_id.in_([r.id for r in rows]))
+                data = {message_id: body for message_id, body in conn.execute(bodies)}
         return [
             ClaimedMessage(
                 id=r.id,
@@ -197,7 +210,7 @@ class SqlOutboxStore:
                 envelope_from=r.envelope_from,
                 envelope_to=tuple(r.envelope_to),
                 smtputf8=r.smtputf8,
-                data=r.data,
+                data=data[r.id],
                 attempt_number=r.attempt_count + 1,
                 created_at=r.created_at,
                 retry_max_attempts=r.retry_max_attempts,
@@ -246,7 +259,14 @@ class SqlOutboxStore:
             limit,
         )
         with self._engine.begin() as conn:
-            rows = driver_connection(conn).execute(_SQLITE_CLAIM.format(ids=id_filter), params).fetchall()
+            driver = driver_connection(conn)
+            rows = driver.execute(_SQLITE_CLAIM.format(ids=id_filter), params).fetchall()
+            data: dict[str, bytes] = {}
+            if rows:
+                claimed = [r[0] for r in rows]
+                data = dict(
+                    driver.execute(_SQLITE_BODIES.format(marks=", ".join("?" * len(claimed))), claimed)
+                )
         # Positional: the fields of ClaimedMessage in order. created_at as stored is UTC without a zone.
         return [
             ClaimedMessage(
@@ -255,11 +275,11 @@ class SqlOutboxStore:
                 r[2],
                 tuple(json.loads(r[3])),
                 bool(r[4]),
-                r[5],
-                r[6] + 1,
-                datetime.fromisoformat(r[7] + "+00:00"),
+                data[r[0]],
+                r[5] + 1,
+                datetime.fromisoformat(r[6] + "+00:00"),
+                r[7],
                 r[8],
-                r[9],
             )
             for r in rows
         ]
@@ -406,9 +426,11 @@ class SqlOutboxStore:
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, message_id: str, *, with_data: bool = False) -> OutboxMessage | None:
-        columns = list(_T.c) if with_data else _SUMMARY_COLUMNS
+        query = select(*_SUMMARY_COLUMNS).where(_T.c.id == message_id)
+        if with_data:
+            query = query.add_columns(_B.c.data).outerjoin(_B, _B.c.message_id == _T.c.id)
         with reading(self._engine) as conn:
-            row = conn.execute(select(*columns).where(_T.c.id == message_id)).first()
+            row = conn.execute(query).first()
         return _to_message(row._mapping) if row else None
 
     def attempts(self, message_id: str) -> list[Attempt]:
@@ -470,9 +492,12 @@ _SQLITE_CLAIM = (
     "SELECT * FROM (SELECT id, next_attempt_at FROM outbox_messages WHERE status = 'sending' "
     "AND lease_expires_at < ?{ids} ORDER BY next_attempt_at LIMIT ?)"
     ") ORDER BY next_attempt_at LIMIT ?) "
-    "RETURNING id, smtp_account_id, envelope_from, envelope_to, smtputf8, data, attempt_count, created_at, "
+    "RETURNING id, smtp_account_id, envelope_from, envelope_to, smtputf8, attempt_count, created_at, "
     "retry_max_attempts, retry_base_seconds"
 )
+# The claimed messages' bytes, read in the claim's transaction (a claim is at most a batch: the
+# IN list stays far below SQLite's limit on parameters).
+_SQLITE_BODIES = "SELECT message_id, data FROM outbox_bodies WHERE message_id IN ({marks})"
 
 # Whether a claim would find anything: the claim's three ranges, each stopping at its first row, in
 # turn (CASE stops at the first that has one; OR would search all three, the in-flight ones too).
@@ -532,7 +557,6 @@ def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
         "smtputf8": message.smtputf8,
         "message_id": message.message_id,
         "subject": message.subject,
-        "data": message.data,
         "customer_id": message.customer_id,
         "flow_run_id": message.flow_run_id,
         "attempt_count": 0,
@@ -546,19 +570,27 @@ def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
 
 _SQLITE_INSERT = (
     "INSERT INTO outbox_messages (id, idempotency_key, status, smtp_account_id, envelope_from, envelope_to, "
-    "smtputf8, message_id, subject, data, customer_id, flow_run_id, attempt_count, retry_max_attempts, "
+    "smtputf8, message_id, subject, customer_id, flow_run_id, attempt_count, retry_max_attempts, "
     "retry_base_seconds, next_attempt_at, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) "
     "ON CONFLICT (idempotency_key) DO NOTHING"
+)
+_SQLITE_INSERT_BODY = "INSERT INTO outbox_bodies (message_id, data) VALUES (?, ?)"
+# A body whose message went in: when an idempotency key skipped some rows of a batch.
+_SQLITE_INSERT_BODY_IF_STORED = (
+    "INSERT INTO outbox_bodies (message_id, data) SELECT ?, ? WHERE EXISTS "
+    "(SELECT 1 FROM outbox_messages WHERE id = ?)"
 )
 
 
-def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], now: datetime) -> int:
+def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], bodies: list[bytes], now: datetime) -> int:
     """Bulk insert through the DB-API directly: SQLAlchemy's per-row parameter processing was most of
     the enqueue benchmark's time. Timestamps are written in the exact form ``UtcDateTime`` writes.
-    Returns how many rows went in (those with a known idempotency key are skipped)."""
+    ``bodies[i]`` is the message bytes of ``rows[i]``. Returns how many rows went in (those with a
+    known idempotency key are skipped, and so are their bodies)."""
     stamp = sqlite_timestamp(now)
-    cursor = driver_connection(conn).executemany(
+    driver = driver_connection(conn)
+    cursor = driver.executemany(
         _SQLITE_INSERT,
         [
             (
@@ -571,7 +603,6 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], now: datetime) ->
                 r["smtputf8"],
                 r["message_id"],
                 r["subject"],
-                r["data"],
                 r["customer_id"],
                 r["flow_run_id"],
                 r["retry_max_attempts"],
@@ -583,7 +614,17 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], now: datetime) ->
             for r in rows
         ],
     )
-    return int(cursor.rowcount)
+    stored = int(cursor.rowcount)
+    if stored == len(rows):
+        driver.executemany(
+            _SQLITE_INSERT_BODY, [(r["id"], body) for r, body in zip(rows, bodies, strict=True)]
+        )
+    elif stored:
+        driver.executemany(
+            _SQLITE_INSERT_BODY_IF_STORED,
+            [(r["id"], body, r["id"]) for r, body in zip(rows, bodies, strict=True)],
+        )
+    return stored
 
 
 def _settle_row(worker: str, s: Settlement, now: datetime) -> dict[str, Any]:
