@@ -131,3 +131,18 @@ def test_sqlite_claim_and_settle_store_what_the_portable_statements_store(tmp_pa
     assert len(fast["attempts"]) == 7  # the fenced-off attempt is recorded too, as evidence
     assert fast["messages"] == portable["messages"]
     assert fast["claimed"] == portable["claimed"]
+
+
+def test_a_claim_larger_than_one_bodies_query_gets_every_message_its_own_bytes(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'big.db'}")
+    upgrade(engine)
+    store = SqlOutboxStore(engine)
+    messages = [
+        NewMessage("shop@example.com", (f"u{n}@example.com",), f"body {n}\r\n".encode(), f"<{n}@x>")
+        for n in range(1_234)
+    ]
+    ids = store.enqueue_many(messages, now=T0)
+    claimed = store.claim("w", limit=2_000, lease_seconds=60, now=T0)
+    sent = {m.id: m.data for m in claimed}
+    assert sent == {message_id: m.data for message_id, m in zip(ids, messages, strict=True)}
+    engine.dispose()

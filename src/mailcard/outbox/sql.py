@@ -262,11 +262,10 @@ class SqlOutboxStore:
             driver = driver_connection(conn)
             rows = driver.execute(_SQLITE_CLAIM.format(ids=id_filter), params).fetchall()
             data: dict[str, bytes] = {}
-            if rows:
-                claimed = [r[0] for r in rows]
-                data = dict(
-                    driver.execute(_SQLITE_BODIES.format(marks=", ".join("?" * len(claimed))), claimed)
-                )
+            for start in range(0, len(rows), 500):  # far below SQLite's limit on parameters
+                claimed = [r[0] for r in rows[start : start + 500]]
+                marks = ", ".join("?" * len(claimed))
+                data.update(driver.execute(_SQLITE_BODIES.format(marks=marks), claimed))
         # Positional: the fields of ClaimedMessage in order. created_at as stored is UTC without a zone.
         return [
             ClaimedMessage(
@@ -495,8 +494,7 @@ _SQLITE_CLAIM = (
     "RETURNING id, smtp_account_id, envelope_from, envelope_to, smtputf8, attempt_count, created_at, "
     "retry_max_attempts, retry_base_seconds"
 )
-# The claimed messages' bytes, read in the claim's transaction (a claim is at most a batch: the
-# IN list stays far below SQLite's limit on parameters).
+# The claimed messages' bytes, read in the claim's transaction.
 _SQLITE_BODIES = "SELECT message_id, data FROM outbox_bodies WHERE message_id IN ({marks})"
 
 # Whether a claim would find anything: the claim's three ranges, each stopping at its first row, in
