@@ -103,17 +103,7 @@ class SqlOutboxStore:
         """
         row = _new_row(message, now)
         with self._engine.begin() as conn:
-            if self._dialect == "sqlite":
-                # The DB-API insert: SQLAlchemy's statement and parameter processing cost more than the
-                # insert itself (the card_send benchmark). SQLite counts the rows ON CONFLICT skipped.
-                inserted = _sqlite_insert_many(conn, [row], [message.data], now) == 1
-            else:
-                # RETURNING tells reliably whether the row went in (rowcount after ON CONFLICT varies
-                # by driver).
-                returned = conn.execute(self._insert_ignoring_known_keys().returning(_T.c.id), row)
-                inserted = returned.first() is not None
-                if inserted:
-                    conn.execute(insert(_B), {"message_id": row["id"], "data": message.data})
+            inserted = self._insert(conn, [row], [message.data], now) == 1
             if inserted:
                 if also is not None:
                     also(conn, row["id"])
@@ -138,17 +128,7 @@ class SqlOutboxStore:
         keys = [m.idempotency_key for m in messages if m.idempotency_key is not None]
         known: dict[str, str] = {}
         with self._engine.begin() as conn:
-            if self._dialect == "sqlite":
-                _sqlite_insert_many(conn, rows, [m.data for m in messages], now)
-            else:
-                went_in = set(conn.scalars(self._insert_ignoring_known_keys().returning(_T.c.id), rows))
-                bodies = [
-                    {"message_id": r["id"], "data": m.data}
-                    for r, m in zip(rows, messages, strict=True)
-                    if r["id"] in went_in
-                ]
-                if bodies:
-                    conn.execute(insert(_B), bodies)
+            self._insert(conn, rows, [m.data for m in messages], now)
             for chunk_start in range(0, len(keys), 500):
                 chunk = keys[chunk_start : chunk_start + 500]
                 for key, message_id in conn.execute(
@@ -157,6 +137,26 @@ class SqlOutboxStore:
                     known[key] = message_id
         self._enqueued()
         return [known.get(r["idempotency_key"], r["id"]) if r["idempotency_key"] else r["id"] for r in rows]
+
+    def _insert(
+        self, conn: Connection, rows: list[dict[str, Any]], bodies: list[bytes], now: datetime
+    ) -> int:
+        """Insert the new ``rows`` and, for each that went in, its bytes ``bodies[i]``; a row whose
+        idempotency key is already stored is skipped. Returns how many rows went in."""
+        if self._dialect == "sqlite":
+            # The DB-API insert: SQLAlchemy's statement and parameter processing cost more than the
+            # insert itself (the card_send and enqueue benchmarks).
+            return _sqlite_insert_many(conn, rows, bodies, now)
+        # RETURNING tells reliably which rows went in (rowcount after ON CONFLICT varies by driver).
+        went_in = set(conn.scalars(self._insert_ignoring_known_keys().returning(_T.c.id), rows))
+        stored = [
+            {"message_id": r["id"], "data": body}
+            for r, body in zip(rows, bodies, strict=True)
+            if r["id"] in went_in
+        ]
+        if stored:
+            conn.execute(insert(_B), stored)
+        return len(went_in)
 
     def _insert_ignoring_known_keys(self) -> Any:
         if self._dialect == "postgresql":
@@ -673,7 +673,6 @@ _EMPTY_AT_INSERT = dict.fromkeys(
         "last_enhanced_code",
         "last_error",
         "settled_at",
-        "data",
     ]
 )
 
