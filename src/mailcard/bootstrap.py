@@ -27,7 +27,7 @@ from mailcard.identity.credentials import Credentials
 from mailcard.identity.users import UserStore
 from mailcard.outbox.retry import RetryPolicy
 from mailcard.outbox.sql import SqlOutboxStore
-from mailcard.settings import Settings
+from mailcard.settings import Settings, load_settings
 from mailcard.smtp_accounts import SmtpAccountStore
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class Container:
 
 
 def build(settings: Settings | None = None, *, migrate: bool = True) -> Container:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     engine = create_db_engine(settings.resolved_database_url())
     if migrate:
         upgrade(engine)

@@ -8,13 +8,20 @@ field descriptions (``mailcard config --markdown``), so keep descriptions user-f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mailcard.errors import ConfigurationError
+
+_ENV_PREFIX = "MAILCARD_"
+# Settings that are URLs and may carry a password in their user-info part.
+_URL_SETTINGS = frozenset({"database_url", "smtp_url"})
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MAILCARD_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=_ENV_PREFIX, extra="ignore", frozen=True)
 
     data_dir: Path = Field(
         Path("var"), description="Directory for the SQLite database, the secret key file and the dev inbox."
@@ -34,8 +41,10 @@ class Settings(BaseSettings):
         ),
     )
     host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
-    port: int = Field(8000, description="Port the HTTP API listens on.")
-    devinbox_port: int = Field(1025, description="Port of the dev inbox (capture SMTP server).")
+    port: int = Field(8000, ge=1, le=65535, description="Port the HTTP API listens on.")
+    devinbox_port: int = Field(
+        1025, ge=1, le=65535, description="Port of the dev inbox (capture SMTP server)."
+    )
     devinbox_enabled: bool | None = Field(
         None,
         description=(
@@ -53,29 +62,41 @@ class Settings(BaseSettings):
     smtp_ca_file: str | None = Field(
         None, description="CA bundle to verify SMTP servers' certificates (`SSL_CERT_FILE` is honoured too)."
     )
-    worker_concurrency: int = Field(8, description="Messages a worker process sends at once (all accounts).")
-    worker_batch_size: int = Field(64, description="Messages a worker claims from the outbox in one go.")
-    worker_poll_seconds: float = Field(0.5, description="How often an idle worker looks for due messages.")
-    lease_seconds: float = Field(
-        120.0, description="How long a claimed message stays reserved for its worker (renewed while sending)."
+    worker_concurrency: int = Field(
+        8, ge=1, le=1000, description="Messages a worker process sends at once (all accounts)."
     )
-    retry_max_attempts: int = Field(8, description="Attempts before a transiently failing message fails.")
-    retry_base_seconds: float = Field(30.0, description="Delay before the first retry; doubles each time.")
-    retry_max_delay_seconds: float = Field(3600.0, description="Longest delay between two attempts.")
+    worker_batch_size: int = Field(
+        64, ge=1, le=1000, description="Messages a worker claims from the outbox in one go."
+    )
+    worker_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often an idle worker looks for due messages."
+    )
+    lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a claimed message stays reserved for its worker (renewed while sending).",
+    )
+    retry_max_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts before a transiently failing message fails."
+    )
+    retry_base_seconds: float = Field(
+        30.0, ge=0, description="Delay before the first retry; doubles each time."
+    )
+    retry_max_delay_seconds: float = Field(3600.0, ge=0, description="Longest delay between two attempts.")
     retry_max_age_seconds: float = Field(
-        86400.0, description="A message not delivered this long after it was queued fails."
+        86400.0, gt=0, description="A message not delivered this long after it was queued fails."
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
         description="Address users reach the API at; used in confirmation links sent by e-mail.",
     )
-    session_hours: float = Field(12.0, description="How long a login session lasts.")
+    session_hours: float = Field(12.0, gt=0, description="How long a login session lasts.")
     cookie_secure: bool | None = Field(
         None,
         description="Mark session cookies `Secure`. Default: on when `MAILCARD_PUBLIC_URL` is https.",
     )
     confirmation_hours: float = Field(
-        24.0, description="How long a sender-address confirmation link and code stay valid."
+        24.0, gt=0, description="How long a sender-address confirmation link and code stay valid."
     )
     system_sender: str | None = Field(
         None,
@@ -91,7 +112,14 @@ class Settings(BaseSettings):
             "starts (`make run` turns it on). Demo users have published passwords: never in production."
         ),
     )
-    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level: DEBUG, INFO, WARNING or ERROR."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_any_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     def secure_cookies(self) -> bool:
         if self.cookie_secure is not None:
@@ -117,3 +145,96 @@ class Settings(BaseSettings):
     @property
     def devinbox_dir(self) -> Path:
         return self.data_dir / "devinbox"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment (and ``overrides``); a value that does not fit its setting
+    raises :class:`ConfigurationError` (``invalid_setting``) naming each bad variable, never a traceback.
+
+    The messages carry pydantic's reason but never the value given: it may be a password or a key.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            {
+                "variable": _ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper(),
+                "reason": error["msg"],
+            }
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigurationError(
+            "Invalid configuration: " + "; ".join(f"{p['variable']}: {p['reason']}" for p in problems),
+            code="invalid_setting",
+            hint="Fix these environment variables; `mailcard config` lists every setting and its default.",
+            details={"settings": problems},
+        ) from None
+
+
+def _mask_password(url: str) -> str:
+    """``url`` with the password of its user-info replaced by ``***`` (safe to print)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***" if "@" in url else url
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def _default_text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def _range_text(name: str) -> str:
+    """The bounds of a numeric setting as a sentence (" Allowed: 1 to 1000."), from its constraints."""
+    low = high = None
+    above = False
+    for rule in Settings.model_fields[name].metadata:
+        if getattr(rule, "ge", None) is not None:
+            low = rule.ge
+        elif getattr(rule, "gt", None) is not None:
+            low, above = rule.gt, True
+        elif getattr(rule, "le", None) is not None:
+            high = rule.le
+    if low is None:
+        return ""
+    if above:
+        return f" Must be more than {low}." + (f" At most {high}." if high is not None else "")
+    return f" Allowed: {low} to {high}." if high is not None else f" At least {low}."
+
+
+def describe_settings(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every setting as ``{variable, default, description}``, plus ``value`` (what ``settings`` holds)
+    when given. Secret values are never shown: a set secret reads ``"(set)"``."""
+    rows: list[dict[str, Any]] = []
+    for name, field in Settings.model_fields.items():
+        row: dict[str, Any] = {
+            "variable": _ENV_PREFIX + name.upper(),
+            "default": None if field.default is None else str(field.default),
+            "description": (field.description or "") + _range_text(name),
+        }
+        if settings is not None:
+            value = getattr(settings, name)
+            if isinstance(value, SecretStr):
+                row["value"] = "(set)"
+            elif name in _URL_SETTINGS and isinstance(value, str):
+                row["value"] = _mask_password(value)
+            else:
+                row["value"] = value if value is None or isinstance(value, bool | int | float) else str(value)
+        rows.append(row)
+    return rows
+
+
+def reference_markdown() -> str:
+    """The README's configuration table (defaults, not this environment's values)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        meaning = (field.description or "") + _range_text(name)
+        lines.append(f"| `{_ENV_PREFIX + name.upper()}` | {_default_text(field.default)} | {meaning} |")
+    return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from mailcard.cli.runtime import JsonOption, console, emit, handled
 from mailcard.devinbox import BANNER, DevInboxStore
-from mailcard.settings import Settings
+from mailcard.settings import load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(50, "--limit", min=1, max=1000), as_json: bool = JsonOption
     ) -> None:
         """Captured messages, newest first, with sender, recipients and subject."""
-        store = DevInboxStore(Settings().devinbox_dir)
         with handled(as_json=as_json):
+            store = DevInboxStore(load_settings().devinbox_dir)
             messages = store.list(limit=limit)
 
             def human() -> None:
@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """One captured message."""
-        store = DevInboxStore(Settings().devinbox_dir)
         with handled(as_json=as_json):
+            store = DevInboxStore(load_settings().devinbox_dir)
             summary, data = store.get(message_id)
             if raw:
                 sys.stdout.buffer.write(data)

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "flow_cmd",
     "event_cmd",
     "user_cmd",
+    "config_cmd",
 )
 
 
