@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-server tests and benchmarks need, when they are missing:
 #   postfix (its smtp-source/smtp-sink test tools ship in the same package on Debian 12, /usr/sbin),
-#   dovecot-core, postgresql (server binaries), chromium.
+#   dovecot-core, postgresql (server binaries), chromium, and PHP with Twig (php-cli, php-mbstring,
+#   php-twig: the reference the template engine is tested against).
 # Idempotent and a fast no-op when everything is present. As root it installs; otherwise it says
 # what to install and fails only under CI=true (where nothing may be skipped).
 # The distribution's own postfix/dovecot/postgresql services are never left running: the test
@@ -15,6 +16,9 @@ need=()
 [[ -x /usr/sbin/dovecot ]] || command -v dovecot >/dev/null 2>&1 || need+=(dovecot-core)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v php >/dev/null 2>&1 || need+=(php-cli)
+[[ -f /usr/share/php/Twig/autoload.php ]] || need+=(php-twig)
+if ! command -v php >/dev/null 2>&1 || ! php -m 2>/dev/null | grep -qx mbstring; then need+=(php-mbstring); fi
 
 stop_system_services() {
   # Debian starts these on install (or at boot); the fixtures never use them.

@@ -2,7 +2,8 @@
 
 Owns only the session fixtures ``postfix`` (private Postfix + Dovecot,
 :class:`tests.support.postfix.PostfixServer`), ``postgres`` (throwaway
-cluster, :class:`tests.support.postgres.PostgresCluster`) and ``corpora_dir``.
+cluster, :class:`tests.support.postgres.PostgresCluster`), ``php_reference``
+(real PHP and Twig, :mod:`tests.support.php_reference`) and ``corpora_dir``.
 Keep it small: feature-specific fixtures belong in sub-directory conftests.
 
 A missing system binary is a hard failure, never a skip: a skipped
@@ -70,6 +71,14 @@ def postfix() -> Iterator[PostfixServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def php_reference() -> None:
+    """Real PHP 8.2 with Twig (tests.support.php_reference): the reference for template semantics."""
+    from tests.support.php_reference import check_installed
+
+    _require(check_installed)
 
 
 @pytest.fixture(scope="session")
