@@ -57,11 +57,32 @@ def test_self_is_only_the_template_name() -> None:
     )
 
 
-def test_constant_is_refused() -> None:
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ constant('PHP_VERSION') }}",
+        "{{ constant('PHP_OS') }}",
+        "{{ constant('__DIR__') }}",
+        "{{ constant('DATABASE_URL') }}",
+        "{{ constant('JSON_PRETTY_PRINT', customer) }}",  # a class constant of an object
+        "{{ 1 is constant('PHP_VERSION') ? 'y' }}",
+    ],
+)
+def test_constant_reaches_nothing_about_the_server(source: str) -> None:
     with pytest.raises(TemplateRuntimeError, match="constant"):
-        render("{{ constant('PHP_VERSION') }}")
-    with pytest.raises(TemplateRuntimeError, match="constant"):
-        render("{{ 1 is constant('PHP_INT_MAX') }}")
+        render(source, {"customer": Sneaky()})
+
+
+def test_constant_knows_json_flags_and_a_few_formatting_constants() -> None:
+    data = {"name": "Ёлка", "url": "https://x.io/a"}
+    flags = "constant('JSON_UNESCAPED_UNICODE') b-or constant('JSON_UNESCAPED_SLASHES')"
+    assert render("{{ data|json_encode(" + flags + ")|raw }}", {"data": data}) == (
+        '{"name":"Ёлка","url":"https://x.io/a"}'
+    )
+    assert render("{{ constant('PHP_INT_MAX') }}|{{ 'a' ~ constant('PHP_EOL') ~ 'b' }}") == (
+        "9223372036854775807|a\nb"
+    )
+    assert render("{{ 9223372036854775807 is constant('PHP_INT_MAX') ? 'max' : 'no' }}") == "max"
 
 
 def test_method_calls_and_template_loading_are_refused() -> None:

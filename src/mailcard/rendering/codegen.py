@@ -195,6 +195,8 @@ class Generator:
     def module(self) -> tuple[str, list[tuple[int, int]]]:
         for macro in self.template.macros.values():
             self.macro_function(macro)
+        for number, body in enumerate(self.template.blocks.values()):
+            self.block_function(number, body)
         self.emit("def render(_R, c):")
         self.indent += 1
         self.emit("_o = []")
@@ -218,6 +220,33 @@ class Generator:
         self.emit("return _capture(_o)")
         self.indent -= 1
         self.ctx, self.writer, self.out, self.strategies = saved
+
+    def block_function(self, number: int, body: list[n.Node]) -> None:
+        """``{% block %}`` as a function of a copy of the caller's context (Twig passes it by value)."""
+        saved = (self.ctx, self.writer, self.out, self.strategies)
+        self.ctx, self.writer, self.out = "c", "_w", "_o"
+        self.emit(f"def _b{number}(_R, c):", body[0] if body else self.template)
+        self.indent += 1
+        self.emit("_o = []")
+        self.emit("_w = _o.append")
+        self.block(body)
+        self.emit("return _capture(_o)")
+        self.indent -= 1
+        self.ctx, self.writer, self.out, self.strategies = saved
+
+    def block_call(self, expr: n.Func) -> str:
+        first = expr.args[0] if expr.args else None
+        names = list(self.template.blocks)
+        if len(expr.args) != 1 or not isinstance(first, n.Const) or first.value not in names:
+            shown = f'"{first.value}" ' if isinstance(first, n.Const) else ""
+            raise TemplateSyntaxError(
+                f"block() renders a block of this template: the block {shown}does not exist at line "
+                f"{expr.line}",
+                line=expr.line,
+                column=expr.col,
+                name=self.name,
+            )
+        return self.mark(expr, f"_b{names.index(first.value)}(_R, _dict({self.ctx}))")
 
     def assemble(self) -> tuple[str, list[tuple[int, int]]]:
         self.flush_text()
@@ -339,10 +368,14 @@ class Generator:
 
     def for_(self, node: n.For) -> None:
         ctx = self.ctx
-        uses_loop = any(isinstance(x, n.Name) and x.name == "loop" for x in walk(node.body)) or (
-            node.condition is not None
-            and any(isinstance(x, n.Name) and x.name == "loop" for x in walk([node.condition]))
-        )
+        # As Twig's optimizer decides: `loop` is kept when the body, the condition or the else
+        # part names it.
+        parts = [
+            *node.body,
+            *([node.condition] if node.condition is not None else []),
+            *(node.otherwise or []),
+        ]
+        uses_loop = any(isinstance(x, n.Name) and x.name == "loop" for x in walk(parts))
         assigned = sorted(assigned_names(node.body) - {node.value_target, node.key_target or "", "loop"})
         seq = self.fresh("_seq")
         index = self.fresh("_i")
@@ -401,6 +434,13 @@ class Generator:
         if node.otherwise is not None:
             self.emit("else:", node)
             self.indent += 1
+            if uses_loop:
+                # Twig sets `loop` before it knows the sequence is empty, so `else` sees one too.
+                self.emit(
+                    f"{ctx}['loop'] = {{'parent': _dict({ctx}), 'length': 0, 'index0': 0, 'index': 1, "
+                    "'revindex0': -1, 'revindex': 0, 'first': True, 'last': False}",
+                    node,
+                )
             self.block(node.otherwise)
             self.indent -= 1
         # Twig scoping: loop variables get their old values back, variables first set inside the
@@ -525,6 +565,8 @@ class Generator:
         if isinstance(expr, n.Filter):
             return self.filter_(expr)
         if isinstance(expr, n.Func):
+            if expr.name == "block":
+                return self.block_call(expr)
             return self.call(expr, lib.FUNCTIONS[expr.name], f"FN_{expr.name}", [], expr.args, expr.kwargs)
         if isinstance(expr, n.Test):
             return self.test(expr)
@@ -665,8 +707,8 @@ class Generator:
             # of these constants and pass them on, so skip it.
             args = ", ".join(repr(arg.value) for arg in expr.args)  # type: ignore[attr-defined]
             return self.mark(expr, f"_nf({node_code}, {args})")
-        strategy = self.strategies[-1]
-        if spec.pre_escape and strategy is not None and not self.is_safe(expr.node, spec.pre_escape):
+        # Twig pre-escapes (nl2br) whether or not autoescape is on: the filter's output is HTML.
+        if spec.pre_escape and not self.is_safe(expr.node, spec.pre_escape):
             node_code = f"_esc({node_code}, {spec.pre_escape!r})"
         return self.call(expr, spec, f"F_{name}", [node_code], expr.args, expr.kwargs)
 

@@ -2,8 +2,9 @@
 
 Each callable receives template values and returns template values; those needing the render
 state (timezone, limits, defaults) take the :class:`~mailcard.rendering.runtime.Runtime` first.
-``constant()``/``constant`` test, ``include``, ``source`` and friends are deliberately absent or
-refuse with a clear error: nothing here can reach Python objects, files or the network.
+``include``, ``source`` and friends are deliberately absent or refuse with a clear error, and
+``constant()`` knows only a fixed list of harmless PHP constants (json_encode's flags, ``PHP_EOL``...):
+nothing here can reach Python objects, files, the environment or the network.
 """
 
 from __future__ import annotations
@@ -563,8 +564,36 @@ def fn_attribute(obj: Any, attribute: Any, arguments: Any = None) -> Any:
     return None if value is MISSING else value
 
 
+# The PHP constants templates use for formatting, and nothing else: a class constant or any other
+# name (PHP_VERSION, PHP_OS, __DIR__...) would tell a template about the server it runs on.
+_CONSTANTS: dict[str, Any] = {
+    "JSON_HEX_TAG": phpformat.JSON_HEX_TAG,
+    "JSON_HEX_AMP": phpformat.JSON_HEX_AMP,
+    "JSON_HEX_APOS": phpformat.JSON_HEX_APOS,
+    "JSON_HEX_QUOT": phpformat.JSON_HEX_QUOT,
+    "JSON_UNESCAPED_SLASHES": phpformat.JSON_UNESCAPED_SLASHES,
+    "JSON_PRETTY_PRINT": phpformat.JSON_PRETTY_PRINT,
+    "JSON_UNESCAPED_UNICODE": phpformat.JSON_UNESCAPED_UNICODE,
+    "JSON_PRESERVE_ZERO_FRACTION": phpformat.JSON_PRESERVE_ZERO_FRACTION,
+    "PHP_EOL": "\n",
+    "PHP_INT_MAX": v.INT_MAX,
+    "PHP_INT_MIN": v.INT_MIN,
+    "M_PI": math.pi,
+}
+
+
+def _constant(name: Any, object: Any) -> Any:
+    key = to_str(name)
+    if object is not None or key not in _CONSTANTS:
+        raise TemplateRuntimeError(
+            f'constant("{key[:40]}") is not available in mailcard templates',
+            hint="only json_encode's JSON_* flags, PHP_EOL, PHP_INT_MAX, PHP_INT_MIN and M_PI are",
+        )
+    return _CONSTANTS[key]
+
+
 def fn_constant(name: Any = None, object: Any = None) -> Any:
-    raise TemplateRuntimeError("constant() is not available in mailcard templates")
+    return _constant(name, object)
 
 
 # ----------------------------------------------------------------------------- tests
@@ -611,7 +640,7 @@ def t_true(value: Any) -> bool:
 
 
 def t_constant(value: Any, name: Any = None, object: Any = None) -> bool:
-    raise TemplateRuntimeError("constant tests are not available in mailcard templates")
+    return v.same_as(value, _constant(name, object))
 
 
 # ----------------------------------------------------------------------------- regex (matches)
@@ -649,6 +678,10 @@ def compile_pcre(pattern: str) -> tuple[Any, bool]:
     if "D" in modifiers:
         body = re.sub(r"(?<!\\)\$$", r"\\z", body)
     try:
+        if "u" not in modifiers:
+            # Without /u, PCRE works on the UTF-8 bytes: "." is one byte, \w and case-insensitivity
+            # are ASCII-only, so 'ÉLAN' does not match /élan/i. A bytes pattern behaves the same.
+            return regex.compile(body.encode("utf-8", "surrogatepass"), flags), anchored
         return regex.compile(body, flags), anchored
     except regex.error as exc:
         raise TemplateRuntimeError(f'the regular expression "{pattern[:40]}" is not valid: {exc}') from exc
@@ -656,7 +689,10 @@ def compile_pcre(pattern: str) -> tuple[Any, bool]:
 
 def matches(rt: Runtime, subject: Any, pattern: Any) -> bool:
     compiled, anchored = compile_pcre(to_str(pattern))
-    text = _str(subject)
+    subject_text = _str(subject)
+    text: str | bytes = subject_text
+    if isinstance(compiled.pattern, bytes):
+        text = subject_text.encode("utf-8", "surrogatepass")
     # The time left for the render bounds the regex, so a catastrophic pattern cannot hang us.
     timeout = max(0.01, rt.deadline - time.monotonic())
     try:

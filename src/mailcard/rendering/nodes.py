@@ -232,3 +232,4 @@ class MacroDef(Node):
 class Template(Node):
     body: list[Node]
     macros: dict[str, MacroDef]
+    blocks: dict[str, list[Node]]  # {% block name %} bodies, for the block() function

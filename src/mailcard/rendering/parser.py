@@ -95,6 +95,7 @@ class Parser:
         self.functions = functions
         self.tests = tests
         self.macros: dict[str, n.MacroDef] = {}
+        self.blocks: dict[str, list[n.Node]] = {}
         self.macro_aliases: set[str] = set()  # {% import _self as forms %}
         self.function_aliases: dict[str, str] = {}  # {% from _self import input as field %}
         self.depth = 0
@@ -159,7 +160,7 @@ class Parser:
 
     def parse(self) -> n.Template:
         body, _ = self.subparse(())
-        return n.Template(body=body, macros=self.macros, line=1, col=1)
+        return n.Template(body=body, macros=self.macros, blocks=self.blocks, line=1, col=1)
 
     def subparse(self, end_tags: tuple[str, ...]) -> tuple[list[n.Node], str | None]:
         body: list[n.Node] = []
@@ -238,10 +239,10 @@ class Parser:
         return n.If(branches=branches, otherwise=otherwise, line=tag.line, col=tag.col)
 
     def tag_for(self, tag: Token) -> n.Node:
-        first = self.expect(NAME, message="expected a loop variable name").value
+        first = self.assignment_target("expected a loop variable name")
         second = None
         if self.accept(PUNCT, ","):
-            second = self.expect(NAME, message="expected a second loop variable name").value
+            second = self.assignment_target("expected a second loop variable name")
         self.expect(OPERATOR, "in", message='expected "in" in the for tag')
         seq = self.parse_expression()
         condition = None
@@ -267,10 +268,17 @@ class Parser:
             col=tag.col,
         )
 
+    def assignment_target(self, message: str) -> str:
+        """A name to assign to; Twig refuses its constants (``true``, ``false``, ``none``, ``null``)."""
+        token = self.expect(NAME, message=message)
+        if token.value.lower() in ("true", "false", "none", "null"):
+            raise self.error(f'you cannot assign a value to "{token.value}"', token)
+        return str(token.value)
+
     def tag_set(self, tag: Token) -> n.Node:
-        targets = [self.expect(NAME, message="expected a variable name").value]
+        targets = [self.assignment_target("expected a variable name")]
         while self.accept(PUNCT, ","):
-            targets.append(self.expect(NAME, message="expected a variable name").value)
+            targets.append(self.assignment_target("expected a variable name"))
         if self.accept(OPERATOR, "="):
             values = [self.parse_expression()]
             while self.accept(PUNCT, ","):
@@ -368,16 +376,21 @@ class Parser:
         self.end_block()
 
     def tag_block(self, tag: Token) -> n.Node:
-        # Without inheritance a block simply renders in place.
-        self.expect(NAME, message="expected a block name")
+        # Without inheritance a block renders in place; block('name') renders it again.
+        name = self.expect(NAME, message="expected a block name").value
+        if name in self.blocks:
+            raise self.error(f'the block "{name}" has already been defined', tag)
+        self.blocks[name] = []  # reserved now: a block inside itself is a duplicate too
         if not self.current.test(BLOCK_END):
             expr = self.parse_expression()  # {% block title "text" %} shorthand
             self.end_block()
-            return n.Print(expr=expr, line=tag.line, col=tag.col)
-        self.end_block()
-        body, _ = self.subparse(("endblock",))
-        self.accept(NAME)
-        self.end_block()
+            body: list[n.Node] = [n.Print(expr=expr, line=tag.line, col=tag.col)]
+        else:
+            self.end_block()
+            body, _ = self.subparse(("endblock",))
+            self.accept(NAME)
+            self.end_block()
+        self.blocks[name] = body
         return n.Output(body=body, line=tag.line, col=tag.col)
 
     def tag_macro(self, tag: Token) -> None:
@@ -588,7 +601,8 @@ class Parser:
                         col=token.col,
                     )
                 else:
-                    self.check_known(value, self.functions, "function", token)
+                    if value != "block":  # block() is the template's own: compiled apart
+                        self.check_known(value, self.functions, "function", token)
                     call = n.Func(
                         name=value,
                         args=args,

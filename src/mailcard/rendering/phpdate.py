@@ -13,11 +13,12 @@ timezone set to it.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import partial
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailcard.errors import TemplateRuntimeError
@@ -27,12 +28,30 @@ __all__ = ["convert_date", "format_date", "get_zone", "modify_date"]
 _ZONES: dict[str, tzinfo] = {}
 
 
+def _offset_zone(delta: timedelta) -> timezone:
+    """A fixed offset as PHP keeps one from "+03:00" or a timestamp: named "+03:00" (format ``e``),
+    shown as "GMT+0300" by ``T``. (An unnamed ``timezone(timedelta(0))`` would be UTC itself.)"""
+    total = int(delta.total_seconds())
+    sign = "+" if total >= 0 else "-"
+    hours, minutes = abs(total) // 3600, (abs(total) % 3600) // 60
+    return timezone(delta, f"{sign}{hours:02d}:{minutes:02d}")
+
+
+_TIMESTAMP_ZONE: Final = _offset_zone(timedelta(0))  # "@1700000000" and integer timestamps
+# Zones PHP keeps as abbreviations: "Z" and "GMT" print as themselves; "UTC" is the UTC zone.
+_ABBREVIATIONS: Final[dict[str, tzinfo]] = {
+    "UTC": UTC,
+    "Z": timezone(timedelta(0), "Z"),
+    "GMT": timezone(timedelta(0), "GMT"),
+}
+
+
 def get_zone(name: str) -> tzinfo:
     zone = _ZONES.get(name)
     if zone is not None:
         return zone
-    if name.upper() in ("UTC", "Z", "GMT"):
-        zone = UTC
+    if name.upper() in _ABBREVIATIONS:
+        zone = _ABBREVIATIONS[name.upper()]
     else:
         offset = _parse_offset(name)
         if offset is not None:
@@ -57,7 +76,7 @@ def _parse_offset(text: str) -> timezone | None:
     if hours > 14 or minutes > 59:
         return None
     delta = timedelta(hours=hours, minutes=minutes)
-    return timezone(-delta if match.group(1) == "-" else delta)
+    return _offset_zone(-delta if match.group(1) == "-" else delta)
 
 
 _TIMESTAMP = re.compile(r"-?[0-9]+")
@@ -88,7 +107,7 @@ def convert_date(value: Any, tz: Any, default_tz: str) -> datetime:
         value = int(value)
     text = str(value) if not isinstance(value, str) else str.__str__(value)
     if _TIMESTAMP.fullmatch(text):
-        result = datetime.fromtimestamp(int(text), UTC)
+        result = datetime.fromtimestamp(int(text), _TIMESTAMP_ZONE)
     else:
         result = parse_date(text, get_zone(default_tz))
     return result.astimezone(target) if target is not None else result
@@ -154,6 +173,7 @@ _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DAY_RE = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
 _UNIT_RE = r"(?:sec|second|min|minute|hour|day|week|fortnight|month|year|weekday)s?"
 _NUM_WORDS = {"next": 1, "last": -1, "previous": -1, "this": 0}
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso_date", re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")),
@@ -171,6 +191,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("text_my", re.compile(rf"({_MONTH_RE})\.?\s+([0-9]{{4}})\b", re.I)),
+    ("month_name", re.compile(rf"({_MONTH_RE})\b\.?", re.I)),
     (
         "time",
         re.compile(
@@ -183,6 +204,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("tz_z", re.compile(r"(Z|UTC|GMT)\b", re.I)),
     ("tz_name", re.compile(r"([A-Z][A-Za-z_]+/[A-Za-z_/+-]+)")),
     ("day_of", re.compile(r"(first|last) day of\b", re.I)),
+    ("weekday_of", re.compile(rf"(first|second|third|fourth|fifth|last) ({_DAY_RE}) of\b", re.I)),
     ("keyword", re.compile(r"(now|today|midnight|noon|tomorrow|yesterday)\b", re.I)),
     ("rel_word", re.compile(rf"(next|last|previous|this)\s+({_UNIT_RE}|{_DAY_RE})\b", re.I)),
     ("rel_num", re.compile(rf"([+-]?)\s*([0-9]+)\s*({_UNIT_RE})\b(\s+ago\b)?", re.I)),
@@ -200,6 +222,8 @@ class _Parsed:
         self.rel: dict[str, int] = {}
         self.weekday: tuple[int, int] | None = None  # (weekday, direction)
         self.day_of: str | None = None
+        self.weekday_of: tuple[int, int] | None = None  # (1..5, or -1 for last; weekday)
+        self.month: int | None = None  # a month name alone ("february"): sets the month, keeps the day
 
 
 def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) -> datetime:
@@ -211,7 +235,7 @@ def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) ->
             return _iso(match, default_zone)
     parsed = _Parsed()
     if source.startswith("@") and re.fullmatch(r"@-?[0-9]+(?:\.[0-9]+)?", source):
-        return datetime.fromtimestamp(float(source[1:]), UTC)
+        return datetime.fromtimestamp(float(source[1:]), _TIMESTAMP_ZONE)
     position = 0
     while position < len(source):
         while position < len(source) and source[position] in " \t,\n":
@@ -246,8 +270,7 @@ def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) ->
         current = current.replace(hour=hour % 24, minute=minute, second=second, microsecond=micro)
     if parsed.zone is not None:
         current = current.replace(tzinfo=parsed.zone)
-    current = _relative(current, parsed)
-    return current
+    return _relative(_wall_time(current), parsed)
 
 
 _ISO_FAST = re.compile(
@@ -261,25 +284,61 @@ def _iso(match: re.Match[str], default_zone: tzinfo) -> datetime:
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     zone = default_zone
     if offset:
-        zone = UTC if offset == "Z" else (_parse_offset(offset) or default_zone)
+        zone = _ABBREVIATIONS["Z"] if offset == "Z" else (_parse_offset(offset) or default_zone)
     try:
-        return datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            int((fraction or "0").ljust(6, "0")),
-            tzinfo=zone,
+        return _wall_time(
+            datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour or 0),
+                int(minute or 0),
+                int(second or 0),
+                int((fraction or "0").ljust(6, "0")),
+                tzinfo=zone,
+            )
         )
     except ValueError:
         # Out-of-range parts (2024-02-31) overflow like PHP does.
         base = datetime(2000, 1, 1, tzinfo=zone)
         moved = _build(base, int(year), int(month), int(day))
-        return moved.replace(
-            hour=int(hour or 0) % 24, minute=int(minute or 0) % 60, second=int(second or 0) % 60
+        return _wall_time(
+            moved.replace(
+                hour=int(hour or 0) % 24, minute=int(minute or 0) % 60, second=int(second or 0) % 60
+            )
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _clock_changes_on(zone: ZoneInfo, year: int, month: int, day: int) -> bool:
+    """Whether ``zone``'s UTC offset changes during that day (cached: dates repeat across a mailing)."""
+    start, end = datetime(year, month, day, tzinfo=zone), datetime(year, month, day, 23, 59, 59, tzinfo=zone)
+    offsets = {moment.replace(fold=fold).utcoffset() for moment in (start, end) for fold in (0, 1)}
+    return len(offsets) > 1
+
+
+def _wall_time(dt: datetime, keep_dst: bool | None = None) -> datetime:
+    """``dt``'s wall-clock time resolved as PHP resolves it where the zone's clock jumps.
+
+    A time that does not exist (spring forward, 02:30 in Paris on the last Sunday of March) moves on
+    by the gap, to 03:30 summer time. A time that exists twice (fall back) is the later, standard-time
+    one when it was parsed; after ``date_modify`` it keeps the summer or winter time the date had
+    before (``keep_dst``). Python's ``fold`` would print a missing time as if it existed.
+    """
+    zone = dt.tzinfo
+    if zone is None or isinstance(zone, timezone):
+        return dt  # a fixed offset has no jumps
+    if isinstance(zone, ZoneInfo) and not _clock_changes_on(zone, dt.year, dt.month, dt.day):
+        return dt if not dt.fold else dt.replace(fold=0)  # the usual day: every wall time exists once
+    first, second = dt.replace(fold=0), dt.replace(fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    round_trip = first.astimezone(UTC).astimezone(zone)
+    if round_trip.replace(tzinfo=None) != first.replace(tzinfo=None):
+        return round_trip  # it does not exist
+    if keep_dst is None:
+        return second
+    return first if bool(first.dst()) == keep_dst else second
 
 
 def _build(current: datetime, year: int, month: int, day: int) -> datetime:
@@ -306,6 +365,8 @@ def _apply(kind: str, match: re.Match[str], parsed: _Parsed) -> None:
         parsed.ymd = (year, _MONTHS[groups[1].lower()], int(groups[0]))
     elif kind == "text_my":
         parsed.ymd = (int(groups[1]), _MONTHS[groups[0].lower()], 1)
+    elif kind == "month_name":
+        parsed.month = _MONTHS[groups[0].lower()]
     elif kind == "time":
         hour = int(groups[0])
         if groups[4]:
@@ -317,13 +378,15 @@ def _apply(kind: str, match: re.Match[str], parsed: _Parsed) -> None:
         parsed.hms = (hour, 0, 0, 0)
     elif kind == "tz_offset":
         delta = timedelta(hours=int(groups[1]), minutes=int(groups[2] or 0))
-        parsed.zone = timezone(-delta if groups[0] == "-" else delta)
+        parsed.zone = _offset_zone(-delta if groups[0] == "-" else delta)
     elif kind == "tz_z":
-        parsed.zone = UTC
+        parsed.zone = _ABBREVIATIONS[groups[0].upper()]
     elif kind == "tz_name":
         parsed.zone = get_zone(groups[0])
     elif kind == "day_of":
         parsed.day_of = groups[0].lower()
+    elif kind == "weekday_of":
+        parsed.weekday_of = (_ORDINALS[groups[0].lower()], _WEEKDAYS[groups[1].lower()])
     elif kind == "keyword":
         word = groups[0].lower()
         if word in ("today", "midnight"):
@@ -366,14 +429,30 @@ def _year(text: str) -> int:
 
 
 def _relative(current: datetime, parsed: _Parsed) -> datetime:
+    """Apply the relative parts on the wall clock, as PHP 8.2 does: "+24 hours" across the spring
+    change lands on the same clock time, one real hour short of a day."""
+    keep_dst = bool(current.dst())
     rel = parsed.rel
     months = rel.get("months", 0) + 12 * rel.get("years", 0)
+    if parsed.day_of is not None or parsed.weekday_of is not None:
+        # "first/last day of" picks the day after the month moved from the 1st, so 31 January
+        # "+1 month" does not overflow into March first ("last day of next month" is 28 February).
+        current = current.replace(day=1)
+    if parsed.month is not None:
+        current = _build(current, current.year, parsed.month, current.day)
     if months:
         current = _build(current, current.year, current.month + months, current.day)
-    if parsed.day_of == "first":
-        current = current.replace(day=1)
-    elif parsed.day_of == "last":
+    if parsed.day_of == "last":
         current = current.replace(day=calendar.monthrange(current.year, current.month)[1])
+    if parsed.weekday_of is not None:
+        # "first monday of next month": that weekday counted in the month, at midnight.
+        count, weekday = parsed.weekday_of
+        current = current.replace(hour=0, minute=0, second=0, microsecond=0)
+        if count > 0:
+            current += timedelta(days=(weekday - current.weekday()) % 7 + 7 * (count - 1))
+        else:
+            current = current.replace(day=calendar.monthrange(current.year, current.month)[1])
+            current -= timedelta(days=(current.weekday() - weekday) % 7)
     days = rel.get("days", 0) + 7 * rel.get("weeks", 0) + 14 * rel.get("fortnights", 0)
     if days:
         current = current + timedelta(days=days)
@@ -385,9 +464,7 @@ def _relative(current: datetime, parsed: _Parsed) -> datetime:
             weekdays -= step
     seconds = rel.get("hours", 0) * 3600 + rel.get("minutes", 0) * 60 + rel.get("seconds", 0)
     if seconds:
-        # Hours/minutes/seconds move the absolute instant (DST-safe), like PHP.
-        zone = current.tzinfo
-        current = (current.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(zone)
+        current = current + timedelta(seconds=seconds)
     if parsed.weekday is not None:
         target, direction = parsed.weekday
         delta = (target - current.weekday()) % 7
@@ -396,7 +473,7 @@ def _relative(current: datetime, parsed: _Parsed) -> datetime:
         elif direction < 0:
             delta = -((current.weekday() - target) % 7 or 7)
         current = current + timedelta(days=delta)
-    return current
+    return _wall_time(current, keep_dst)
 
 
 # --------------------------------------------------------------------------------------- format
@@ -428,23 +505,22 @@ def _offset(dt: datetime, colon: bool) -> str:
 
 
 def _zone_name(dt: datetime) -> str:
+    """Format ``e``: the zone's identifier ("Europe/Moscow", "UTC", "Z", "+03:00")."""
     zone = dt.tzinfo
     if isinstance(zone, ZoneInfo):
         return zone.key
-    if zone is UTC:
-        return "UTC"
-    return _offset(dt, True)
+    return dt.tzname() or _offset(dt, True)
 
 
 def _zone_abbr(dt: datetime) -> str:
-    zone = dt.tzinfo
-    if isinstance(zone, ZoneInfo):
-        name = dt.tzname() or ""
+    """Format ``T``: the abbreviation ("MSK", "CEST"); a bare offset shows as "GMT+0300"."""
+    name = dt.tzname() or ""
+    if isinstance(dt.tzinfo, ZoneInfo):
         # PHP prints numeric abbreviations like "+03" as "+03"; keep zoneinfo's own text.
         return name
-    if zone is UTC:
-        return "UTC"
-    return _offset(dt, True)
+    if name[:1] in ("+", "-") or not name:
+        return "GMT" + _offset(dt, False)
+    return name
 
 
 def _suffix(day: int) -> str:

@@ -134,7 +134,7 @@ def to_str(value: Any) -> str:
 
 
 def truthy(value: Any) -> bool:
-    """PHP boolean conversion: ``''``, ``'0'``, ``0``, ``0.0``, ``[]``, ``null`` are false."""
+    """PHP boolean conversion: ``''``, ``'0'``, ``0``, ``0.0``, ``[]``, ``null`` are false; objects true."""
     t = type(value)
     if t is bool:
         return value  # type: ignore[no-any-return]
@@ -146,6 +146,10 @@ def truthy(value: Any) -> bool:
         return bool(value != 0)
     if t is list or t is dict or t is tuple:
         return len(value) > 0
+    if t is Markup:
+        # Twig's captured block (``{% set x %}0{% endset %}``) is a Markup object, and a PHP object is
+        # always true: even "0". (An empty capture is the plain string '', false.)
+        return True
     if isinstance(value, str):
         return value != "" and value != "0"
     return value is not MISSING
