@@ -9,6 +9,7 @@ out bit for bit as PHP gives them.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from tests.support.php_reference import php_lines
@@ -39,33 +40,37 @@ def _cases(count: int = 30_000, seed: int = 11) -> list[tuple[float, int]]:
     return cases
 
 
+def _differences(
+    cases: list[tuple[float, int]],
+    php_call: str,
+    ours: Callable[[float, int], object],
+    read: Callable[[str], object],
+) -> list[str]:
+    """Where ``ours(value, places)`` differs from PHP's ``php_call`` (an expression of $v and $p,
+    printed one per line and turned back into a value by ``read``)."""
+    script = (
+        'while (($l = fgets(STDIN)) !== false) { [$v, $p] = explode(" ", trim($l)); '
+        f'$v = (float) $v; $p = (int) $p; echo {php_call}, "\\n"; }}'
+    )
+    expected = php_lines(script, [f"{value!r} {places}" for value, places in cases])
+    return [
+        f"{value!r}, {places}: ours {ours(value, places)!r}, PHP {php}"
+        for (value, places), php in zip(cases, expected, strict=True)
+        if ours(value, places) != read(php)
+    ]
+
+
 @pytest.mark.usefixtures("php_reference")
 def test_round_is_php_round() -> None:
     cases = _cases()
-    script = (
-        'while (($l = fgets(STDIN)) !== false) { [$v, $p] = explode(" ", trim($l)); '
-        'echo var_export(round((float) $v, (int) $p), true), "\\n"; }'
-    )
-    expected = php_lines(script, [f"{value!r} {places}" for value, places in cases])
-    wrong = [
-        f"round({value!r}, {places}) = {php_round(value, places)!r}, PHP: {php}"
-        for (value, places), php in zip(cases, expected, strict=True)
-        if php_round(value, places) != float(php)
-    ]
+    wrong = _differences(cases, "var_export(round($v, $p), true)", php_round, float)
     assert wrong == [], f"{len(wrong)} of {len(cases)} differ, e.g.\n" + "\n".join(wrong[:10])
 
 
 @pytest.mark.usefixtures("php_reference")
 def test_number_format_is_php_number_format() -> None:
     cases = [(value, max(0, min(30, places))) for value, places in _cases(seed=12)]
-    script = (
-        'while (($l = fgets(STDIN)) !== false) { [$v, $p] = explode(" ", trim($l)); '
-        "echo number_format((float) $v, (int) $p, ',', ' '), \"\\n\"; }"
+    wrong = _differences(
+        cases, "number_format($v, $p, ',', ' ')", lambda v, p: number_format(v, p, ",", " "), str
     )
-    expected = php_lines(script, [f"{value!r} {places}" for value, places in cases])
-    wrong = [
-        f"number_format({value!r}, {places}) = {number_format(value, places, ',', ' ')!r}, PHP: {php!r}"
-        for (value, places), php in zip(cases, expected, strict=True)
-        if number_format(value, places, ",", " ") != php
-    ]
     assert wrong == [], f"{len(wrong)} of {len(cases)} differ, e.g.\n" + "\n".join(wrong[:10])
