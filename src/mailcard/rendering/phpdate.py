@@ -13,11 +13,10 @@ timezone set to it.
 from __future__ import annotations
 
 import calendar
-import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -309,7 +308,7 @@ def _iso(match: re.Match[str], default_zone: tzinfo) -> datetime:
         )
 
 
-@functools.lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def _clock_changes_on(zone: ZoneInfo, year: int, month: int, day: int) -> bool:
     """Whether ``zone``'s UTC offset changes during that day (cached: dates repeat across a mailing)."""
     start, end = datetime(year, month, day, tzinfo=zone), datetime(year, month, day, 23, 59, 59, tzinfo=zone)
