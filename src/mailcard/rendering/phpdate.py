@@ -269,7 +269,9 @@ def parse_date(text: str, default_zone: tzinfo, base: datetime | None = None) ->
         current = current.replace(hour=hour % 24, minute=minute, second=second, microsecond=micro)
     if parsed.zone is not None:
         current = current.replace(tzinfo=parsed.zone)
-    return _relative(_wall_time(current), parsed)
+    # A date being modified keeps its summer or winter time where its wall time exists twice (the
+    # result of an earlier date_modify may be the summer one); a date parsed afresh gets winter time.
+    return _relative(_wall_time(current, None if base is None else bool(base.dst())), parsed)
 
 
 _ISO_FAST = re.compile(
