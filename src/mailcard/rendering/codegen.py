@@ -207,28 +207,26 @@ class Generator:
         return self.assemble()
 
     def macro_function(self, macro: n.MacroDef) -> None:
-        saved = (self.ctx, self.writer, self.out, self.strategies)
-        self.ctx, self.writer, self.out = "c", "_w", "_o"
-        self.emit(f"def {self.macro_function_name(macro.name)}(_R, c):", macro)
-        self.indent += 1
-        self.emit("_o = []")
-        self.emit("_w = _o.append")
-        for param, default in macro.params:
-            value = self.expr(default) if default is not None else "None"
-            self.emit(f"if c[{param!r}] is MISSING: c[{param!r}] = {value}", macro)
-        self.block(macro.body)
-        self.emit("return _capture(_o)")
-        self.indent -= 1
-        self.ctx, self.writer, self.out, self.strategies = saved
+        self.capturing_function(self.macro_function_name(macro.name), macro.body, macro, macro.params)
 
     def block_function(self, number: int, body: list[n.Node]) -> None:
         """``{% block %}`` as a function of a copy of the caller's context (Twig passes it by value)."""
+        self.capturing_function(f"_b{number}", body, body[0] if body else self.template, [])
+
+    def capturing_function(
+        self, name: str, body: list[n.Node], node: n.Node, params: list[tuple[str, n.Expr | None]]
+    ) -> None:
+        """``def name(_R, c)`` rendering ``body`` into its own buffer and returning it as Markup;
+        ``params`` (a macro's) get their defaults where the call left them out."""
         saved = (self.ctx, self.writer, self.out, self.strategies)
         self.ctx, self.writer, self.out = "c", "_w", "_o"
-        self.emit(f"def _b{number}(_R, c):", body[0] if body else self.template)
+        self.emit(f"def {name}(_R, c):", node)
         self.indent += 1
         self.emit("_o = []")
         self.emit("_w = _o.append")
+        for param, default in params:
+            value = self.expr(default) if default is not None else "None"
+            self.emit(f"if c[{param!r}] is MISSING: c[{param!r}] = {value}", node)
         self.block(body)
         self.emit("return _capture(_o)")
         self.indent -= 1
