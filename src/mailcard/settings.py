@@ -183,12 +183,11 @@ def _mask_password(url: str) -> str:
     return f"{scheme}://{user}{':***' if colon else ''}@{host}"
 
 
-def _default_text(value: Any) -> str:
+def _default_text(value: Any) -> str | None:
+    """A default as an environment variable would spell it (``false``, not ``False``); None: none."""
     if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    return f"`{value}`"
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _range_text(name: str) -> str:
@@ -216,7 +215,7 @@ def describe_settings(settings: Settings | None = None) -> list[dict[str, Any]]:
     for name, field in Settings.model_fields.items():
         row: dict[str, Any] = {
             "variable": _ENV_PREFIX + name.upper(),
-            "default": None if field.default is None else str(field.default),
+            "default": _default_text(field.default),
             "description": (field.description or "") + _range_text(name),
         }
         if settings is not None:
@@ -234,7 +233,7 @@ def describe_settings(settings: Settings | None = None) -> list[dict[str, Any]]:
 def reference_markdown() -> str:
     """The README's configuration table (defaults, not this environment's values)."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        meaning = (field.description or "") + _range_text(name)
-        lines.append(f"| `{_ENV_PREFIX + name.upper()}` | {_default_text(field.default)} | {meaning} |")
+    for row in describe_settings():
+        default = "—" if row["default"] is None else f"`{row['default']}`"
+        lines.append(f"| `{row['variable']}` | {default} | {row['description']} |")
     return "\n".join(lines) + "\n"
