@@ -41,15 +41,14 @@ __all__ = [
 MAX_DECIMALS = 100  # keeps number_format/round from building absurdly long strings
 
 
-_POW10 = [10.0**i for i in range(16)]
-_EXACT_POW10 = [float(10**i) for i in range(23)]
+_POW10 = [float(10**i) for i in range(23)]  # exact: PHP's php_intpow10 table
 _DBL_DIG = 15
 
 
 def _pow10(power: int) -> float:
     """PHP's ``php_intpow10``: exact from a table up to 1e22, else ``pow`` (inf when it overflows)."""
     if 0 <= power <= 22:
-        return _EXACT_POW10[power]
+        return _POW10[power]
     try:
         return 10.0**power
     except OverflowError:
