@@ -731,25 +731,8 @@ class Parser:
     def parse_dot(self, expr: n.Expr, start: Token, dot: Token) -> n.Expr:
         token = self.advance()
         if token.type == NUMBER:
-            if isinstance(token.value, float):
-                # items.0.1 is lexed as items . 0.1: split it back into two keys.
-                first, _, second = self.source[token.pos : token.end].partition(".")
-                expr = n.GetAttr(
-                    obj=expr,
-                    key=n.Const(value=int(first)),
-                    dot=True,
-                    src=self.node_src(start),
-                    line=dot.line,
-                    col=dot.col,
-                )
-                return n.GetAttr(
-                    obj=expr,
-                    key=n.Const(value=int(second)),
-                    dot=True,
-                    src=self.node_src(start),
-                    line=dot.line,
-                    col=dot.col,
-                )
+            # As in Twig, items.0.1 is items[0.1], which PHP reads as items[0] (a float key is
+            # truncated to an integer); it is not items[0][1].
             key: object = token.value
         elif token.type in (NAME, OPERATOR) and str(token.value).replace(" ", "").isidentifier():
             key = token.value

@@ -439,7 +439,12 @@ def lookup(obj: Any, key: Any) -> Any:
                 return obj[alt]
             except (KeyError, TypeError):
                 pass
-    return MISSING
+            if type(key) is float or type(key) is bool:
+                # PHP's (int) of the key, which JSON data holds as a string: x[1.0] is x["1"].
+                try:
+                    return obj[str(alt)]
+                except (KeyError, TypeError):
+                    pass
     return MISSING
 
 
