@@ -210,6 +210,20 @@ def test_lone_surrogates_are_input_errors() -> None:
         build(subject="bad \ud800 subject")
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"subject": "Заказ \ud800"},
+        {"headers": {"X-Tag": "a\udc00"}},
+        {"sender": Mailbox("shop@example.com", "Магазин \ud800")},
+    ],
+)
+def test_lone_surrogates_are_input_errors_in_smtputf8_messages_too(changes: dict[str, object]) -> None:
+    # A non-ASCII local part makes the message SMTPUTF8, where headers may be raw UTF-8.
+    with pytest.raises(InputError, match="unpaired surrogate"):
+        build(to=(Mailbox("иван@пример.рф", "Иван"),), **changes)
+
+
 def test_long_subject_folds_and_keeps_words_whole() -> None:
     subject = "Ваш заказ №123 готов! 👨‍👩‍👧‍👦🇷🇺🇨🇳 " * 6 + "您好" * 40
     built = build(subject=subject)

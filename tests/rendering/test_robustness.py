@@ -41,8 +41,8 @@ SNIPPETS = [
 
 
 def corpus_templates(corpora_dir: Path) -> list[dict[str, Any]]:
-    lines = (corpora_dir / "twig-dev.jsonl").read_text(encoding="utf-8").splitlines()
-    lines += REFERENCE.read_text(encoding="utf-8").splitlines()
+    lines = (corpora_dir / "twig-dev.jsonl").read_text(encoding="utf-8").split("\n")
+    lines += REFERENCE.read_text(encoding="utf-8").split("\n")
     return [json.loads(line) for line in lines if line.strip()]
 
 

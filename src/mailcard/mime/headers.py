@@ -54,8 +54,9 @@ _ATOM_PHRASE_UTF8: Final = re.compile(rf"{_ATEXT_UTF8}+(?: {_ATEXT_UTF8}+)*")
 # Printable ASCII only: such text can go out raw in any header.
 _PRINTABLE_ASCII: Final = re.compile(r"[\x20-\x7e]*")
 # For raw UTF-8 (SMTPUTF8) text: no C0/C1 controls, DEL or Unicode line/paragraph separators,
-# which some readers treat as line breaks.
-_UNSAFE_UTF8: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# which some readers treat as line breaks, and no lone surrogates, which UTF-8 cannot carry (such
+# text goes to the encoder, which refuses it with a clear error).
+_UNSAFE_UTF8: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _PRINTABLE_OR_TAB: Final = re.compile(r"[\x20-\x7e\t]*")
 _LOOKS_ENCODED: Final = re.compile(r"=\?.*\?=")
 _NAME_JUNK: Final = re.compile(r"[ \x00-\x1f\x7f-\x9f]{2,}|[\x00-\x1f\x7f-\x9f]|^ | $")
