@@ -3,7 +3,8 @@
 Owns only the session fixtures ``postfix`` (private Postfix + Dovecot,
 :class:`tests.support.postfix.PostfixServer`), ``postgres`` (throwaway
 cluster, :class:`tests.support.postgres.PostgresCluster`), ``php_reference``
-(real PHP and Twig, :mod:`tests.support.php_reference`) and ``corpora_dir``.
+(real PHP and Twig, :mod:`tests.support.php_reference`), ``chromium`` (real
+Chromium, :mod:`tests.support.browser`) and ``corpora_dir``.
 Keep it small: feature-specific fixtures belong in sub-directory conftests.
 
 A missing system binary is a hard failure, never a skip: a skipped
@@ -30,6 +31,7 @@ from tests.support.postfix_tools import MissingBinaryError  # noqa: E402
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from tests.support.browser import ScriptWatch
     from tests.support.postfix import PostfixServer
     from tests.support.postgres import PostgresCluster
 
@@ -79,6 +81,17 @@ def php_reference() -> None:
     from tests.support.php_reference import check_installed
 
     _require(check_installed)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[ScriptWatch]:
+    """Debian's Chromium, headless, driven by Playwright: what scripts a document runs."""
+    from tests.support.browser import script_watch
+    from tests.support.postfix_tools import find_binary
+
+    _require(lambda: find_binary("chromium"))
+    with script_watch() as watch:
+        yield watch
 
 
 @pytest.fixture(scope="session")

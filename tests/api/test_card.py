@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.browser import ScriptWatch
 from tests.support.postfix_tools import free_ports
 
 from mailcard.api.app import Services, create_app
@@ -270,6 +271,22 @@ def test_preview_renders_and_reports_findings_without_sending(card: Card) -> Non
     unresolved = next(f for f in body["findings"] if f["code"] == "unresolved_variable")
     assert "customer.firstName" in (unresolved["hint"] or "")
     assert card.container.outbox.counts() == {} or sum(card.container.outbox.counts().values()) == 0
+
+
+def test_the_preview_document_shows_the_message_in_a_browser_without_script(
+    card: Card, chromium: ScriptWatch
+) -> None:
+    preview = (
+        card.as_("olga").post(f"/api/customers/{card.customer_id}/emails/preview", json=FREE_TEXT).json()
+    )
+    document = preview["document"]
+    assert document.startswith('<meta http-equiv="Content-Security-Policy" content="default-src \'none\';')
+    assert preview["html"] in document
+    assert chromium.load(document, click=True) == []
+    shown = chromium.text()
+    # What the customer will read; the preheader is in the HTML but hidden, as in a mail client.
+    assert shown.startswith("Здравствуйте, Анна! Ваш менеджер —"), shown
+    assert "Заберите его" not in shown
 
 
 def test_malicious_content_blocks_the_send_with_findings(card: Card) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from mailcard.access import check_customer_visible
 from mailcard.compose import Composer, EmailRequest
 from mailcard.compose.service import new_message
+from mailcard.content.preview import preview_document
 from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.schema import customer_emails
@@ -85,6 +86,13 @@ class CardPreview:
     findings: tuple[Finding, ...]
     can_send: bool
 
+    @property
+    def document(self) -> str | None:
+        """The message as a script-free document to show in ``<iframe sandbox srcdoc>``."""
+        if self.html is None and self.text is None:
+            return None
+        return preview_document(self.html, self.text)
+
     def to_dict(self) -> dict[str, Any]:
         verdict = "block" if not self.can_send else ("warn" if self.findings else "ok")
         return {
@@ -94,6 +102,7 @@ class CardPreview:
             "preheader": self.preheader,
             "html": self.html,
             "text": self.text,
+            "document": self.document,
             "smtp_account": self.smtp_account,
             "verdict": verdict,
             "can_send": self.can_send,

@@ -83,6 +83,10 @@ class CardPreviewOut(BaseModel):
     preheader: str | None
     html: str | None
     text: str | None
+    document: str | None = Field(
+        description="The HTML part (or the text part) as a complete document whose Content-Security-Policy "
+        "allows no script: show it in <iframe sandbox srcdoc=...>, never by inserting html into a page."
+    )
     smtp_account: str | None
     verdict: str
     can_send: bool
