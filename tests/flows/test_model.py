@@ -89,3 +89,51 @@ def test_unreadable_yaml_is_one_clear_finding() -> None:
 def test_examples_parse(path: Path) -> None:
     definition, findings = load_definition(path.read_text("utf-8"), filename=path.name)
     assert definition is not None, findings
+
+
+def _with_delay(**wait: object) -> dict[str, object]:
+    delay = {"id": "wait", "type": "delay", **wait, "next": "hello"}
+    return MINIMAL | {"start": "wait", "blocks": [delay, *MINIMAL["blocks"]]}  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("wait", [{"days": 10_000_000_000}, {"hours": 8785}, {"days": float("inf")}])
+def test_a_delay_over_a_year_is_a_finding_not_a_crash_later(wait: dict[str, object]) -> None:
+    definition, findings = parse_definition(_with_delay(**wait))
+    assert definition is None
+    assert [f.block_id for f in findings] == ["wait"]
+
+
+def test_a_delay_of_a_year_is_fine() -> None:
+    definition, findings = parse_definition(_with_delay(days=366))
+    assert findings == [] and definition is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "filename", "says"),
+    [
+        ("[" * 100_000, "flow.json", "nested too deeply"),
+        ("[" * 100_000, "flow.yaml", "nested too deeply"),
+        # A YAML alias inside its own anchor: the data contains itself.
+        (
+            "id: f\nname: f\ntrigger: {event: a.b, sample: &s {a: *s}}\nblocks: []\n",
+            "flow.yaml",
+            "contains itself",
+        ),
+        # "Billion laughs": nine levels of ten aliases each.
+        (
+            "id: f\nname: f\ntrigger: {event: a.b}\nblocks: []\nx0: &x0 [a, a, a, a, a, a, a, a, a, a]\n"
+            + "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+            "flow.yaml",
+            "expands to more than",
+        ),
+        (
+            '{"id": "f", "name": "\\ud800", "trigger": {"event": "a.b"}, "blocks": []}',
+            "flow.json",
+            "lone surrogate",
+        ),
+    ],
+)
+def test_hostile_documents_are_one_clear_finding(text: str, filename: str, says: str) -> None:
+    definition, findings = load_definition(text, filename=filename)
+    assert definition is None
+    assert len(findings) == 1 and says in findings[0].message

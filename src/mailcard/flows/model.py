@@ -31,6 +31,9 @@ __all__ = [
     "flow_json_schema",
 ]
 
+# A longer wait is almost certainly a typo (days for minutes), and would overflow a date.
+MAX_DELAY_DAYS = 366
+
 BlockId = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$", description="Unique in the flow.")
 ]
@@ -147,15 +150,21 @@ class DelayBlock(_BlockBase):
     """Wait, durably (a restart does not lose or shorten the wait)."""
 
     type: Literal["delay"]
-    seconds: float = Field(0, ge=0)
-    minutes: float = Field(0, ge=0)
-    hours: float = Field(0, ge=0)
-    days: float = Field(0, ge=0)
+    seconds: float = Field(0, ge=0, allow_inf_nan=False)
+    minutes: float = Field(0, ge=0, allow_inf_nan=False)
+    hours: float = Field(0, ge=0, allow_inf_nan=False)
+    days: float = Field(0, ge=0, allow_inf_nan=False)
     next: Edge = None
 
     @property
     def total_seconds(self) -> float:
         return self.seconds + 60 * self.minutes + 3600 * self.hours + 86400 * self.days
+
+    @model_validator(mode="after")
+    def _at_most_a_year(self) -> DelayBlock:
+        if self.total_seconds > MAX_DELAY_DAYS * 86400:
+            raise ValueError(f"a delay can be at most {MAX_DELAY_DAYS} days")
+        return self
 
 
 class SetVariableBlock(_BlockBase):

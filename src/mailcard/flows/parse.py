@@ -7,6 +7,7 @@ reports all of them at once instead of the first.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -18,6 +19,11 @@ from mailcard.flows.model import FlowDefinition
 __all__ = ["load_definition", "parse_definition"]
 
 
+# A definition is a few dozen blocks; YAML aliases can make a short text stand for an enormous
+# (or endless) one, which validating and storing would expand.
+MAX_DEFINITION_NODES = 20_000
+
+
 def load_definition(text: str, *, filename: str = "") -> tuple[FlowDefinition | None, list[FlowFinding]]:
     """Parse JSON (``.json``, or text starting with ``{``) or YAML text."""
     try:
@@ -25,6 +31,10 @@ def load_definition(text: str, *, filename: str = "") -> tuple[FlowDefinition | 
             data = json.loads(text)
         else:
             data = yaml.safe_load(text)
+    except RecursionError:
+        return None, [
+            FlowFinding("definition_unreadable", "error", "The flow definition is nested too deeply.")
+        ]
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         return None, [
             FlowFinding(
@@ -42,10 +52,59 @@ def parse_definition(data: Any) -> tuple[FlowDefinition | None, list[FlowFinding
         return None, [
             FlowFinding("definition_invalid", "error", "A flow definition is an object (a mapping).")
         ]
+    problem = _not_plain_data(data)
+    if problem is not None:
+        return None, [FlowFinding("definition_invalid", "error", problem)]
     try:
         return FlowDefinition.model_validate(data), []
     except ValidationError as exc:
         return None, [_finding(error, data) for error in exc.errors(include_url=False, include_input=False)]
+
+
+def _not_plain_data(data: Any) -> str | None:
+    """Why ``data`` cannot be a definition's data (None when it can): it contains itself (a YAML
+    alias inside its own anchor), expands to too many values, or holds text that is not Unicode
+    (a lone surrogate, which no UTF-8 can store)."""
+    budget = MAX_DEFINITION_NODES
+    open_containers: set[int] = set()
+    # Iterative: the data may nest deeper than Python's recursion limit. A _Close entry closes its
+    # container once all the container's items are done.
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Close):
+            open_containers.discard(item.container)
+            continue
+        budget -= 1
+        if budget < 0:
+            return f"The flow definition expands to more than {MAX_DEFINITION_NODES} values (YAML aliases?)."
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return "The flow definition holds text that is not valid Unicode (a lone surrogate)."
+        elif isinstance(item, dict | list):
+            if id(item) in open_containers:
+                return "The flow definition contains itself (a YAML alias used inside its own anchor)."
+            open_containers.add(id(item))
+            stack.append(_Close(id(item)))
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    container: int
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _finding(error: Any, data: dict[str, Any]) -> FlowFinding:
