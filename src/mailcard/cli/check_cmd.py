@@ -26,6 +26,7 @@ from mailcard.cli.runtime import (
     print_json,
     usage_error,
 )
+from mailcard.textio import is_unicode
 from mailcard.validation import ContentToCheck, LinkPolicy, Report, check_content
 
 _LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9:-]*[\s/>]|!--|!doctype)", re.I)
@@ -73,10 +74,14 @@ def _print_report(report: Report) -> None:
 def _batch_item(raw: str, policy: LinkPolicy) -> tuple[dict[str, Any], str]:
     """The output object for one input line, and its outcome: a verdict or ``"error"``."""
     item_id: Any = None
+    if not is_unicode(raw):
+        return _batch_error(None, "The line is not UTF-8 text."), "error"
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
         return _batch_error(None, f"Not valid JSON: {error.msg} (column {error.colno})."), "error"
+    except RecursionError:
+        return _batch_error(None, "The line is nested too deeply."), "error"
     if not isinstance(data, dict):
         return _batch_error(None, "Each line must be a JSON object."), "error"
     item_id = data.get("id")

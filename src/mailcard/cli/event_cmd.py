@@ -58,6 +58,8 @@ def register(app: typer.Typer) -> None:
             parsed_data = json.loads(data)
         except json.JSONDecodeError as exc:
             usage_error(f"--data is not JSON: {exc}", as_json=as_json)
+        except RecursionError:
+            usage_error("--data is nested too deeply.", as_json=as_json)
         if not isinstance(parsed_data, dict):
             usage_error("--data must be a JSON object.", as_json=as_json)
         who: int | str | dict[str, Any] | None = customer
@@ -66,6 +68,8 @@ def register(app: typer.Typer) -> None:
                 who = json.loads(customer)
             except json.JSONDecodeError as exc:
                 usage_error(f"--customer is not a JSON object: {exc}", as_json=as_json)
+            except RecursionError:
+                usage_error("--customer is nested too deeply.", as_json=as_json)
         from mailcard.flows import IncomingEvent
 
         with handled(as_json=as_json), container() as mailcard:

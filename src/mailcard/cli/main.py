@@ -40,4 +40,19 @@ def build_app() -> typer.Typer:
 
 
 def run() -> None:
+    import sys
+
+    from mailcard.cli.runtime import configure_streams, usage_error
+    from mailcard.textio import is_unicode
+
+    configure_streams()
+    for argument in sys.argv[1:]:
+        if not is_unicode(argument):
+            # Python hands over bytes that are not UTF-8 as lone surrogates, which nothing
+            # downstream (a database, a message, an SMTP command) can carry.
+            shown = argument.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            try:
+                usage_error(f"An argument is not UTF-8 text: {shown}", as_json="--json" in sys.argv)
+            except typer.Exit as exit_:
+                sys.exit(exit_.exit_code)
     build_app()()

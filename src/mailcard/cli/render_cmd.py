@@ -16,6 +16,7 @@ import typer
 from mailcard.errors import TemplateError
 from mailcard.rendering import RenderOptions, TemplateEngine
 from mailcard.rendering.batch import render_jsonl
+from mailcard.textio import is_unicode
 
 __all__ = ["register"]
 
@@ -27,7 +28,10 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _read(path: str, what: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        text = sys.stdin.read()
+        if not is_unicode(text):
+            raise _fail(f"the {what} on standard input is not UTF-8 text", 2)
+        return text
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -42,6 +46,8 @@ def _load_context(path: str | None) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as exc:
         raise _fail(f"the context file {path} is not valid JSON: {exc}", 2) from None
+    except RecursionError:
+        raise _fail(f"the context file {path} is nested too deeply", 2) from None
     if not isinstance(data, dict):
         raise _fail(f"the context file {path} must hold a JSON object", 2)
     return data

@@ -7,7 +7,7 @@ that ran and failed. Nothing prints a traceback at a user.
 
 from __future__ import annotations
 
-import json
+import io
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +28,7 @@ from mailcard.errors import (
     PermissionDeniedError,
     TemplateError,
 )
+from mailcard.textio import json_text
 
 if TYPE_CHECKING:
     from mailcard.bootstrap import Container
@@ -53,8 +54,19 @@ def exit_code_for(error: MailcardError) -> int:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
     sys.stdout.flush()
+
+
+def configure_streams() -> None:
+    """Text that cannot be encoded (a lone surrogate from undecodable input) is printed as its
+    ``\\uXXXX`` escape instead of ending the command; standard input decodes undecodable bytes to
+    such surrogates, so a reader can say which line is not UTF-8 (``mailcard.textio.is_unicode``)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
 
 
 def fail(error: MailcardError, *, as_json: bool) -> NoReturn:

@@ -38,14 +38,12 @@ def resolve_account_id(
     """``--smtp`` as a saved account name or a URL; ``None`` means the default account or the dev inbox."""
     if smtp is None:
         return None
-    from mailcard.delivery.settings import parse_smtp_url
+    from mailcard.delivery.settings import parse_smtp_url, with_ca_file
 
     if "://" in smtp:
         settings = parse_smtp_url(smtp, password_env=password_env)
         if ca_file:
-            from dataclasses import replace
-
-            settings = replace(settings, ca_file=ca_file)
+            settings = with_ca_file(settings, ca_file)
         return app.accounts.save_inline(settings).id
     return app.accounts.by_name(smtp).id
 

@@ -7,7 +7,6 @@ unless ``--send-test`` is given. Its ``--json`` object is a stable contract:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import typer
@@ -49,7 +48,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check that mailcard can connect, log in and that the server accepts the sender and recipient."""
         from mailcard.delivery.probe import probe, sender_matches_account
-        from mailcard.delivery.settings import parse_smtp_url
+        from mailcard.delivery.settings import parse_smtp_url, with_ca_file
         from mailcard.validation.addresses import parse_mailbox
 
         if send_test and not rcpt_to:
@@ -61,7 +60,7 @@ def register(app: typer.Typer) -> None:
                 account = mailcard.accounts.by_name(server)
                 settings = mailcard.accounts.settings_for(account.id)
             if ca_file:
-                settings = replace(settings, ca_file=ca_file)
+                settings = with_ca_file(settings, ca_file)
             sender = parse_mailbox(mail_from) if mail_from else None
             recipient = parse_mailbox(rcpt_to) if rcpt_to else None
             envelope_from = sender.address if sender else (settings.username or "postmaster@localhost")

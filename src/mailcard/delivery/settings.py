@@ -17,9 +17,10 @@ User and password are percent-encoded UTF-8 (``%40`` for ``@``, non-ASCII allowe
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal, get_args
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -45,6 +46,10 @@ SCHEMES: Final[Mapping[str, Security]] = {
 }
 DEFAULT_PORTS: Final[Mapping[Security, int]] = {"none": 25, "starttls": 587, "tls": 465}
 _SCHEME_OF: Final[Mapping[Security, str]] = {security: scheme for scheme, security in SCHEMES.items()}
+# RFC 5321 EHLO argument: a domain name or an address literal.
+_LOCAL_HOSTNAME: Final = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.IPv]{2,60}\]"
+)
 _QUERY_OPTIONS: Final = ("timeout", "verify", "ca_file", "local_hostname", "name")
 _URL_HINT: Final = (
     "Use smtp+starttls://USER:PASSWORD@HOST:587 (STARTTLS) or smtps://USER:PASSWORD@HOST:465 (SSL/TLS); "
@@ -203,6 +208,13 @@ def parse_smtp_url(
             hint="Give the PEM file of the CA that signed the SMTP server's certificate.",
         )
 
+    local_hostname = options.get("local_hostname") or None
+    if local_hostname is not None and not _LOCAL_HOSTNAME.fullmatch(local_hostname):
+        raise SmtpUrlError(
+            f"local_hostname={local_hostname!r} is not a host name",
+            hint="The name this machine gives in EHLO, e.g. mail.example.com or [192.0.2.1].",
+        )
+
     return SmtpSettings(
         host=host,
         port=port,
@@ -212,9 +224,17 @@ def parse_smtp_url(
         timeout=timeout,
         ca_file=chosen_ca,
         verify_tls=verify_tls,
-        local_hostname=options.get("local_hostname") or None,
+        local_hostname=local_hostname,
         name=options.get("name") or None,
     )
+
+
+def with_ca_file(settings: SmtpSettings, ca_file: str) -> SmtpSettings:
+    """``settings`` trusting only ``ca_file`` (``--ca-file``), checked now: a file that is missing or
+    holds no certificate would otherwise fail each delivery attempt later."""
+    chosen = replace(settings, ca_file=ca_file)
+    build_tls_context(chosen)  # raises SmtpUrlError
+    return chosen
 
 
 def redacted_url(settings: SmtpSettings) -> str:

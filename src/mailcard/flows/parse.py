@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from mailcard.flows.findings import FlowFinding
 from mailcard.flows.model import FlowDefinition
+from mailcard.textio import is_unicode
 
 __all__ = ["load_definition", "parse_definition"]
 
@@ -79,7 +80,7 @@ def _not_plain_data(data: Any) -> str | None:
         if budget < 0:
             return f"The flow definition expands to more than {MAX_DEFINITION_NODES} values (YAML aliases?)."
         if isinstance(item, str):
-            if not _is_unicode(item):
+            if not is_unicode(item):
                 return "The flow definition holds text that is not valid Unicode (a lone surrogate)."
         elif isinstance(item, dict | list):
             if id(item) in open_containers:
@@ -97,14 +98,6 @@ def _not_plain_data(data: Any) -> str | None:
 @dataclass(frozen=True, slots=True)
 class _Close:
     container: int
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _finding(error: Any, data: dict[str, Any]) -> FlowFinding:

@@ -14,6 +14,7 @@ from typing import Any
 
 from mailcard.errors import MailcardError, TemplateError
 from mailcard.rendering.engine import RenderOptions, TemplateEngine
+from mailcard.textio import is_unicode, json_text
 
 __all__ = ["options_from_config", "render_jsonl"]
 
@@ -49,12 +50,12 @@ def options_from_config(config: Mapping[str, Any] | None) -> RenderOptions:
 
 
 def _error(request_id: Any, message: str, line: int | None = None, column: int | None = None) -> str:
-    return json.dumps(
-        {"id": request_id, "error": {"message": message, "line": line, "column": column}}, ensure_ascii=False
-    )
+    return json_text({"id": request_id, "error": {"message": message, "line": line, "column": column}})
 
 
 def render_one(line: str, engine: TemplateEngine = _ENGINE) -> str:
+    if not is_unicode(line):
+        return _error(None, "the line is not UTF-8 text")
     try:
         request = json.loads(line)
     except (ValueError, RecursionError) as exc:
@@ -70,7 +71,7 @@ def render_one(line: str, engine: TemplateEngine = _ENGINE) -> str:
         return _error(request_id, "context must be a JSON object")
     try:
         options = options_from_config(request.get("config"))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         return _error(request_id, f"invalid config: {exc}")
     try:
         output = engine.render(
@@ -80,7 +81,7 @@ def render_one(line: str, engine: TemplateEngine = _ENGINE) -> str:
         return _error(request_id, exc.message, exc.line, exc.column)
     except MailcardError as exc:
         return _error(request_id, exc.message)
-    return json.dumps({"id": request_id, "output": output}, ensure_ascii=False)
+    return json_text({"id": request_id, "output": output})
 
 
 def render_jsonl(lines: Iterable[str], engine: TemplateEngine | None = None) -> Iterator[str]:
