@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.acceptance.conftest import Cli
+from tests.support.browser import ScriptWatch
 from tests.support.live_server import mailcard_run
 from tests.support.postfix_tools import wait_for
 
@@ -43,7 +44,7 @@ def test_send_with_no_smtp_configured_lands_in_the_dev_inbox(
 
 
 def test_queued_message_is_delivered_by_the_servers_worker(
-    cli: Cli, running: tuple[int, dict[str, str]]
+    cli: Cli, running: tuple[int, dict[str, str]], chromium: ScriptWatch
 ) -> None:
     _, env = running
     queued = cli(
@@ -61,3 +62,9 @@ def test_queued_message_is_delivered_by_the_servers_worker(
     [captured] = cli("inbox", "list", "--json", env=env).json["messages"]
     raw = cli("inbox", "show", captured["id"], "--raw", env=env).stdout
     assert "multipart/alternative" in raw and "text/plain" in raw and "text/html" in raw
+    # The captured HTML, as a document to open in a browser: it shows the message and runs no script.
+    document = cli("inbox", "show", captured["id"], "--preview", env=env).stdout
+    assert document.startswith('<meta http-equiv="Content-Security-Policy"')
+    assert chromium.load(document) == []
+    assert chromium.text().startswith("Здравствуйте, Иван! Заказ")
+    assert chromium.load(document, click=True) == []

@@ -283,6 +283,7 @@ def test_the_preview_document_shows_the_message_in_a_browser_without_script(
     assert document.startswith('<meta http-equiv="Content-Security-Policy" content="default-src \'none\';')
     assert preview["html"] in document
     assert chromium.load(document, click=True) == []
+    assert chromium.load(document) == []
     shown = chromium.text()
     # What the customer will read; the preheader is in the HTML but hidden, as in a mail client.
     assert shown.startswith("Здравствуйте, Анна! Ваш менеджер —"), shown

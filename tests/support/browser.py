@@ -60,7 +60,7 @@ class _Watch:
         """Show ``document``; the dialogs its scripts opened (each dismissed), in order.
 
         ``click``: then click every link, area and submit button, as a curious reader would
-        (``javascript:`` URLs and form actions run only then).
+        (``javascript:`` URLs and form actions run only then); a link may leave the document.
         """
         for _ in range(2):
             page = self._usable_page()
