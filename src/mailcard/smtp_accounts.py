@@ -115,6 +115,7 @@ class SmtpAccountStore:
             "timeout_seconds": settings.timeout,
             "verify_tls": settings.verify_tls,
             "ca_file": settings.ca_file,
+            "local_hostname": settings.local_hostname,
             "from_filter": from_filter,
             "is_default": is_default,
             "max_connections": limits.max_connections,
@@ -146,6 +147,8 @@ class SmtpAccountStore:
                     settings.password.reveal() if settings.password else "",
                     str(settings.verify_tls),
                     settings.ca_file or "",
+                    # Only when set: accounts saved before it existed keep their fingerprint.
+                    *([settings.local_hostname] if settings.local_hostname else []),
                 ]
             ).encode("utf-8")
         ).hexdigest()[:16]
@@ -258,6 +261,7 @@ class SmtpAccountStore:
             timeout=row["timeout_seconds"],
             ca_file=row["ca_file"] or self._default_ca_file,
             verify_tls=row["verify_tls"],
+            local_hostname=row["local_hostname"],
             name=row["name"],
         )
 

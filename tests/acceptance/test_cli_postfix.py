@@ -35,6 +35,20 @@ def test_send_delivers_into_the_real_mailbox(cli: Cli, postfix: PostfixServer) -
     assert b"Subject: =?utf-8?" in raw
 
 
+def test_send_greets_with_the_urls_local_hostname(cli: Cli, postfix: PostfixServer) -> None:
+    # The EHLO name is part of the account the URL becomes, so the delivery uses it (Postfix
+    # records it in the Received header it adds).
+    to = postfix.fresh_address("helo")
+    result = cli(
+        "send", "--to", to, "--from", postfix.sender, "--subject", "helo", "--text", "x",
+        "--smtp", submission_url(postfix) + "?local_hostname=shop-mailer.example.com",
+        "--ca-file", str(postfix.ca_file), "--json",
+    )  # fmt: skip
+    assert result.code == 0 and result.json["status"] == "sent", result.stdout + result.stderr
+    [raw] = postfix.wait_for_messages(to, 1)
+    assert b"Received: from shop-mailer.example.com" in raw
+
+
 def test_idempotency_key_sends_once(cli: Cli, postfix: PostfixServer) -> None:
     to = postfix.fresh_address("once")
     args = (

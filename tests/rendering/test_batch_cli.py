@@ -69,6 +69,14 @@ def test_cli_renders_a_template_with_context(tmp_path: Path) -> None:
     assert result.stdout == "王小明，您好！1500"
 
 
+def test_cli_reads_a_context_file_that_starts_with_a_bom(tmp_path: Path) -> None:
+    template = write(tmp_path, "subject.twig", "{{ name }}, ваш заказ готов")
+    context = write(tmp_path, "ctx.json", "\ufeff" + json.dumps({"name": "Анна"}))
+    result = RUNNER.invoke(build_app(), ["render", "-t", template, "-c", context, "--autoescape", "none"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Анна, ваш заказ готов"
+
+
 def test_cli_escapes_html_by_default_and_uses_the_timezone(tmp_path: Path) -> None:
     template = write(tmp_path, "body.twig", "<p>{{ name }} {{ at|date('H:i') }}</p>")
     context = write(tmp_path, "ctx.json", json.dumps({"name": "Tom & Jerry", "at": "2024-03-05T11:07:00Z"}))

@@ -41,7 +41,7 @@ def _read(path: str, what: str) -> str:
 def _load_context(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
-    text = _read(path, "context")
+    text = _read(path, "context").removeprefix("\ufeff")  # editors on Windows write a BOM
     try:
         data = json.loads(text)
     except ValueError as exc:

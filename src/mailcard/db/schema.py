@@ -83,6 +83,7 @@ smtp_accounts = Table(
     Column("timeout_seconds", Float, nullable=False, default=30.0),
     Column("verify_tls", Boolean, nullable=False, default=True),
     Column("ca_file", String(1024)),
+    Column("local_hostname", String(255)),  # the EHLO name; none: this machine's
     Column("from_filter", String(320)),
     Column("is_default", Boolean, nullable=False, default=False),
     Column("max_connections", Integer, nullable=False, default=4),
