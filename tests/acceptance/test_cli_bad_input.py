@@ -134,3 +134,31 @@ def test_smtp_url_with_a_bad_local_hostname_is_refused(mailcard_env: dict[str, s
     )
     assert code == 2
     assert strict_json_lines(out)[0]["error"]["code"] == "smtp_settings_invalid"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("check", "-", "--json"), "Standard input is not UTF-8 text."),
+        (
+            (
+                "user",
+                "add",
+                "bob",
+                "--name",
+                "Bob",
+                "--email",
+                "bob@example.com",
+                "--password-stdin",
+                "--json",
+            ),
+            "The password on standard input is not UTF-8 text.",
+        ),
+    ],
+)
+def test_standard_input_that_is_not_utf8_is_a_usage_error(
+    mailcard_env: dict[str, str], args: tuple[str, ...], says: str
+) -> None:
+    code, out, _ = run(mailcard_env, *args, stdin=b"<p>caf\xe9 long enough pass phrase</p>\n")
+    assert code == 2
+    assert strict_json_lines(out)[0]["error"]["message"] == says

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mailcard.delivery.settings import SmtpSettings, build_tls_context, parse_smtp_url, redacted_url
+from mailcard.delivery.settings import (
+    SmtpSettings,
+    build_tls_context,
+    parse_smtp_url,
+    redacted_url,
+    with_ca_file,
+)
 from mailcard.errors import SmtpUrlError
 from mailcard.secret import Secret
 
@@ -97,6 +103,10 @@ def test_ca_file_sources(tmp_path: Path) -> None:
         ("smtps://u:p%FF@h", {}, "UTF-8"),
         ("smtps://u:p@h", {"password_env": "PW"}, "given twice"),
         ("smtps://u@h", {"password_env": "PW"}, r"\$PW"),
+        ("smtp://a..b", {}, "not a host name"),
+        ("smtp://-bad-.example.com", {}, "not a host name"),
+        ("smtp://h?local_hostname=a%20b", {}, "not a host name"),
+        ("smtp://h?local_hostname=a%0D%0AMAIL", {}, "not a host name"),
     ],
 )
 def test_bad_urls_say_what_is_wrong(url: str, kwargs: dict[str, str], match: str) -> None:
@@ -166,3 +176,19 @@ def test_unusable_ca_file_is_a_configuration_error(tmp_path: Path) -> None:
     bogus.write_text("hello")
     with pytest.raises(SmtpUrlError, match="cannot be used"):
         build_tls_context(SmtpSettings("h", 465, "tls", None, None, ca_file=str(bogus)))
+
+
+def test_hosts_and_ehlo_names_that_are_fine() -> None:
+    for url in ("smtp://почта.рф", "smtp://host_name.local", "smtp://[2001:db8::1]", "smtp://192.0.2.1"):
+        parse_smtp_url(url)
+    assert parse_smtp_url("smtp://h?local_hostname=mail.example.com").local_hostname == "mail.example.com"
+    assert parse_smtp_url("smtp://h?local_hostname=[192.0.2.1]").local_hostname == "[192.0.2.1]"
+
+
+def test_with_ca_file_checks_the_file_now(tmp_path: Path) -> None:
+    settings = parse_smtp_url("smtps://u:p@h")
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate", encoding="utf-8")
+    for path in (str(tmp_path / "missing.pem"), str(not_pem)):
+        with pytest.raises(SmtpUrlError, match="cannot be used"):
+            with_ca_file(settings, path)

@@ -69,6 +69,13 @@ def test_cli_renders_a_template_with_context(tmp_path: Path) -> None:
     assert result.stdout == "王小明，您好！1500"
 
 
+def test_cli_refuses_an_unknown_timezone_before_rendering(tmp_path: Path) -> None:
+    template = write(tmp_path, "subject.twig", "no dates here")
+    result = RUNNER.invoke(build_app(), ["render", "-t", template, "--timezone", "Mars/Olympus"])
+    assert result.exit_code == 2
+    assert "unknown timezone 'Mars/Olympus'" in result.stderr
+
+
 def test_cli_reads_a_context_file_that_starts_with_a_bom(tmp_path: Path) -> None:
     template = write(tmp_path, "subject.twig", "{{ name }}, ваш заказ готов")
     context = write(tmp_path, "ctx.json", "\ufeff" + json.dumps({"name": "Анна"}))

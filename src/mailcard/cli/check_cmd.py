@@ -35,9 +35,12 @@ _VERDICT_STYLES = {"ok": "bold green", "warn": "bold yellow", "block": "bold red
 
 
 def _read_input(file: str | None, *, as_json: bool) -> str:
+    if file is None or file == "-":
+        text = sys.stdin.read()
+        if not is_unicode(text):  # undecodable bytes arrive as lone surrogates
+            usage_error("Standard input is not UTF-8 text.", as_json=as_json, hint="Send UTF-8 text.")
+        return text.removeprefix("\ufeff")
     try:
-        if file is None or file == "-":
-            return sys.stdin.read()
         return Path(file).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         usage_error(f"File not found: {file}", as_json=as_json)

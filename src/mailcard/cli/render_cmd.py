@@ -16,6 +16,7 @@ import typer
 from mailcard.errors import TemplateError
 from mailcard.rendering import RenderOptions, TemplateEngine
 from mailcard.rendering.batch import render_jsonl
+from mailcard.rendering.phpdate import get_zone
 from mailcard.textio import is_unicode
 
 __all__ = ["register"]
@@ -85,6 +86,12 @@ def register(app: typer.Typer) -> None:
             raise _fail("--template is required (or use --jsonl)", 2)
         if autoescape not in ("html", "none"):
             raise _fail(f"--autoescape must be html or none, not {autoescape!r}", 2)
+        try:
+            get_zone(timezone)  # now, not only when a template uses a date filter
+        except TemplateError:
+            raise _fail(
+                f"--timezone: unknown timezone {timezone!r} (use a name like Europe/Moscow)", 2
+            ) from None
         source_text = _read(template, "template")
         data = _load_context(context)
         try:

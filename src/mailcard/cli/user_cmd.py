@@ -17,6 +17,7 @@ from rich.table import Table
 from mailcard.cli.runtime import JsonOption, console, container, emit, err_console, handled, usage_error
 from mailcard.errors import InputError
 from mailcard.identity import NewUser, Role
+from mailcard.textio import is_unicode
 
 if TYPE_CHECKING:
     from mailcard.bootstrap import Container
@@ -134,6 +135,8 @@ def _read_password(from_stdin: bool, *, as_json: bool) -> str:
         password = password[:-1] if password.endswith("\r") else password
         if not password:
             usage_error("No password on standard input.", as_json=as_json, hint="echo 'pass phrase' | ...")
+        if not is_unicode(password):  # undecodable bytes arrive as lone surrogates
+            usage_error("The password on standard input is not UTF-8 text.", as_json=as_json)
         return password
     if not sys.stdin.isatty():
         usage_error(

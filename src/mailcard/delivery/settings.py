@@ -16,6 +16,7 @@ User and password are percent-encoded UTF-8 (``%40`` for ``@``, non-ASCII allowe
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import ssl
@@ -46,6 +47,9 @@ SCHEMES: Final[Mapping[str, Security]] = {
 }
 DEFAULT_PORTS: Final[Mapping[Security, int]] = {"none": 25, "starttls": 587, "tls": 465}
 _SCHEME_OF: Final[Mapping[Security, str]] = {security: scheme for scheme, security in SCHEMES.items()}
+_HOST_NAME: Final = re.compile(
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*"
+)
 # RFC 5321 EHLO argument: a domain name or an address literal.
 _LOCAL_HOSTNAME: Final = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.IPv]{2,60}\]"
@@ -154,6 +158,8 @@ def parse_smtp_url(
     security = SCHEMES[scheme]
     if not host:
         raise SmtpUrlError(f"{_shown(text)} has no host", hint=_URL_HINT)
+    if not _is_host(host):
+        raise SmtpUrlError(f"{host!r} is not a host name or an IP address", hint=_URL_HINT)
     if parts.path not in ("", "/") or parts.fragment:
         raise SmtpUrlError(f"{_shown(text)} has a path or fragment; an SMTP URL has neither", hint=_URL_HINT)
     if port is None:
@@ -227,6 +233,21 @@ def parse_smtp_url(
         local_hostname=local_hostname,
         name=options.get("name") or None,
     )
+
+
+def _is_host(host: str) -> bool:
+    """An IP address, or a name whose every label is 1-63 octets once IDNA-encoded."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    try:
+        ascii_host = host.rstrip(".").encode("idna")
+    except UnicodeError:  # an empty or over-long label, or characters IDNA refuses
+        return False
+    return 0 < len(ascii_host) <= 253 and _HOST_NAME.fullmatch(ascii_host.decode("ascii")) is not None
 
 
 def with_ca_file(settings: SmtpSettings, ca_file: str) -> SmtpSettings:
