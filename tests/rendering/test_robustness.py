@@ -132,3 +132,18 @@ def test_number_keys_after_a_dot_render_or_report(template: str) -> None:
     result = json.loads(render_one(line))
     assert result["id"] == "n"
     assert "output" in result or result["error"]["message"]
+
+
+@pytest.mark.parametrize("digits", [309, 5000])
+def test_integer_literals_too_big_for_a_double_print_as_php_does(digits: int) -> None:
+    # PHP reads them as floats, INF once past the largest double; Python's int() refuses over 4300
+    # digits and float() of such an int overflows: both used to crash the compiler.
+    assert TemplateEngine().render("{{ " + "9" * digits + " }}", {}, RenderOptions()) == "INF"
+
+
+@pytest.mark.timeout(60)  # a hang guard: this took minutes and gigabytes when node texts were whole
+@pytest.mark.parametrize("operator", ["and", "+", "~"])
+def test_a_huge_flat_expression_is_refused_without_hanging(operator: str) -> None:
+    source = "{{ " + f" {operator} ".join(["1"] * 50_000) + " }}"
+    with pytest.raises(MailcardError, match="too complex"):
+        TemplateEngine().render(source, {}, RenderOptions())

@@ -271,11 +271,15 @@ class _Lexer:
             match = _NUMBER_RE.match(src, pos)
             if match is not None:
                 text = match.group(0).replace("_", "")
-                number: int | float = (
-                    float(text) if ("." in text or "e" in text or "E" in text) else int(text)
-                )
-                if isinstance(number, int) and number > 2**63 - 1:
-                    number = float(number)  # PHP turns integers beyond PHP_INT_MAX into floats
+                number: int | float
+                if "." in text or "e" in text or "E" in text or len(text) > 19:
+                    # PHP turns integers beyond PHP_INT_MAX into floats, and floats beyond the
+                    # largest double into INF (float() of the text does both, never raising).
+                    number = float(text)
+                else:
+                    number = int(text)
+                    if number > 2**63 - 1:
+                        number = float(text)
                 out.append(self.token(NUMBER, number, pos, match.end()))
                 pos = match.end()
                 continue

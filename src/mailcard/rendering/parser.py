@@ -33,6 +33,8 @@ from mailcard.rendering.lexer import (
 __all__ = ["MAX_DEPTH", "parse"]
 
 MAX_DEPTH = 40  # nesting of expressions; keeps generated Python far from its parser limits
+# Longest node text kept for messages (see Parser.node_src).
+_SRC_LIMIT = 200
 MAX_TAG_DEPTH = 30  # nesting of tags (Python allows 100 levels of indentation)
 
 BINARY: dict[str, tuple[int, bool]] = {  # operator → (precedence, right associative)
@@ -148,8 +150,13 @@ class Parser:
         return None
 
     def node_src(self, start: Token) -> str:
-        end = self.tokens[self.index - 1].end if self.index > 0 else start.end
-        return " ".join(self.source[start.pos : max(end, start.pos)].split())
+        """The node's source text, for messages; the start of it when long. Every node of a long
+        flat expression (``a and b and c ...``) starts where the first does: whole, their texts
+        made parsing quadratic (a 300 KB expression took minutes and gigabytes)."""
+        end = max(self.tokens[self.index - 1].end if self.index > 0 else start.end, start.pos)
+        if end - start.pos > _SRC_LIMIT:
+            return " ".join(self.source[start.pos : start.pos + _SRC_LIMIT].split()) + " …"
+        return " ".join(self.source[start.pos : end].split())
 
     def enter(self, token: Token) -> None:
         self.depth += 1
