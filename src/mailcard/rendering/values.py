@@ -429,6 +429,8 @@ def lookup(obj: Any, key: Any) -> Any:
         return MISSING
     # ``t is dict`` first: the common case skips the slower isinstance check against Mapping.
     if t is dict or (isinstance(obj, Mapping) and not isinstance(obj, type)):
+        if type(key) is float or type(key) is bool:
+            key = to_int(key)  # PHP casts such array keys: x[1.9] is x[1], which JSON holds as "1"
         try:
             return obj[key]
         except (KeyError, TypeError):
@@ -439,12 +441,6 @@ def lookup(obj: Any, key: Any) -> Any:
                 return obj[alt]
             except (KeyError, TypeError):
                 pass
-            if type(key) is float or type(key) is bool:
-                # PHP's (int) of the key, which JSON data holds as a string: x[1.0] is x["1"].
-                try:
-                    return obj[str(alt)]
-                except (KeyError, TypeError):
-                    pass
     return MISSING
 
 
@@ -455,8 +451,6 @@ def _alt_key(key: Any) -> Any:
     if t is str:
         normal = normalize_key(key)
         return normal if normal is not key and type(normal) is int else MISSING
-    if t is bool or t is float:
-        return to_int(key)
     if key is None:
         return ""
     return MISSING
