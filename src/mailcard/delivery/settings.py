@@ -50,10 +50,6 @@ _SCHEME_OF: Final[Mapping[Security, str]] = {security: scheme for scheme, securi
 _HOST_NAME: Final = re.compile(
     r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*"
 )
-# RFC 5321 EHLO argument: a domain name or an address literal.
-_LOCAL_HOSTNAME: Final = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.IPv]{2,60}\]"
-)
 _QUERY_OPTIONS: Final = ("timeout", "verify", "ca_file", "local_hostname", "name")
 _URL_HINT: Final = (
     "Use smtp+starttls://USER:PASSWORD@HOST:587 (STARTTLS) or smtps://USER:PASSWORD@HOST:465 (SSL/TLS); "
@@ -215,7 +211,7 @@ def parse_smtp_url(
         )
 
     local_hostname = options.get("local_hostname") or None
-    if local_hostname is not None and not _LOCAL_HOSTNAME.fullmatch(local_hostname):
+    if local_hostname is not None and not _is_ehlo_name(local_hostname):
         raise SmtpUrlError(
             f"local_hostname={local_hostname!r} is not a host name",
             hint="The name this machine gives in EHLO, e.g. mail.example.com or [192.0.2.1].",
@@ -235,19 +231,30 @@ def parse_smtp_url(
     )
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_host(host: str) -> bool:
     """An IP address, or a name whose every label is 1-63 octets once IDNA-encoded."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
+    if _is_ip(host):
         return True
     try:
         ascii_host = host.rstrip(".").encode("idna")
     except UnicodeError:  # an empty or over-long label, or characters IDNA refuses
         return False
     return 0 < len(ascii_host) <= 253 and _HOST_NAME.fullmatch(ascii_host.decode("ascii")) is not None
+
+
+def _is_ehlo_name(name: str) -> bool:
+    """What RFC 5321 lets a client give in EHLO: an ASCII host name, or an address literal."""
+    if name.startswith("[") and name.endswith("]"):
+        return _is_ip(name[1:-1].removeprefix("IPv6:"))
+    return name.isascii() and _is_host(name)
 
 
 def with_ca_file(settings: SmtpSettings, ca_file: str) -> SmtpSettings:
