@@ -7,7 +7,6 @@ reports all of them at once instead of the first.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -63,41 +62,28 @@ def parse_definition(data: Any) -> tuple[FlowDefinition | None, list[FlowFinding
 
 
 def _not_plain_data(data: Any) -> str | None:
-    """Why ``data`` cannot be a definition's data (None when it can): it contains itself (a YAML
-    alias inside its own anchor), expands to too many values, or holds text that is not Unicode
-    (a lone surrogate, which no UTF-8 can store)."""
+    """Why ``data`` cannot be a definition's data (None when it can): expanded, it holds too many
+    values (YAML aliases of aliases, or an alias inside its own anchor, which never ends), or text
+    that is not Unicode (a lone surrogate, which no UTF-8 can store)."""
     budget = MAX_DEFINITION_NODES
-    open_containers: set[int] = set()
-    # Iterative: the data may nest deeper than Python's recursion limit. A _Close entry closes its
-    # container once all the container's items are done.
-    stack: list[Any] = [data]
+    stack: list[Any] = [data]  # iterative: the data may nest deeper than Python's recursion limit
     while stack:
         item = stack.pop()
-        if isinstance(item, _Close):
-            open_containers.discard(item.container)
-            continue
         budget -= 1
         if budget < 0:
-            return f"The flow definition expands to more than {MAX_DEFINITION_NODES} values (YAML aliases?)."
+            return (
+                f"The flow definition expands to more than {MAX_DEFINITION_NODES} values "
+                "(YAML aliases of aliases, or a YAML alias that contains itself)."
+            )
         if isinstance(item, str):
             if not is_unicode(item):
                 return "The flow definition holds text that is not valid Unicode (a lone surrogate)."
-        elif isinstance(item, dict | list):
-            if id(item) in open_containers:
-                return "The flow definition contains itself (a YAML alias used inside its own anchor)."
-            open_containers.add(id(item))
-            stack.append(_Close(id(item)))
-            if isinstance(item, dict):
-                stack.extend(item.keys())
-                stack.extend(item.values())
-            else:
-                stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Close:
-    container: int
 
 
 def _finding(error: Any, data: dict[str, Any]) -> FlowFinding:
