@@ -9,26 +9,21 @@ wrapped as bare.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.support.browser import ScriptWatch
+from tests.support.corpora import benign_files, load_jsonl
 
 from mailcard.content.preview import preview_document
 
 
-def malicious_vectors(corpora_dir: Path) -> list[dict[str, Any]]:
-    # split, not splitlines: U+2028 occurs inside the vectors.
-    lines = (corpora_dir / "malicious-html.jsonl").read_text(encoding="utf-8").split("\n")
-    return [json.loads(line) for line in lines if line.strip()]
-
-
 @pytest.fixture(scope="module")
-def vectors_that_run(chromium: ScriptWatch, corpora_dir: Path) -> list[dict[str, Any]]:
+def vectors_that_run(chromium: ScriptWatch) -> list[dict[str, Any]]:
     """The control: the vectors whose script a browser runs when they are shown as they are."""
-    return [vector for vector in malicious_vectors(corpora_dir) if chromium.load(vector["html"], click=True)]
+    return [
+        vector for vector in load_jsonl("malicious-html.jsonl") if chromium.load(vector["html"], click=True)
+    ]
 
 
 def test_the_harness_sees_script_run(vectors_that_run: list[dict[str, Any]]) -> None:
@@ -39,9 +34,9 @@ def test_the_harness_sees_script_run(vectors_that_run: list[dict[str, Any]]) -> 
     assert len(vectors_that_run) >= 150
 
 
-def test_no_vector_runs_in_a_preview_document(chromium: ScriptWatch, corpora_dir: Path) -> None:
+def test_no_vector_runs_in_a_preview_document(chromium: ScriptWatch) -> None:
     ran = {}
-    for vector in malicious_vectors(corpora_dir):
+    for vector in load_jsonl("malicious-html.jsonl"):
         dialogs = chromium.load(preview_document(vector["html"]), click=True)
         if dialogs:
             ran[vector["id"]] = dialogs
@@ -54,8 +49,8 @@ def test_text_only_previews_show_the_text_as_text(chromium: ScriptWatch) -> None
     assert chromium.text() == text
 
 
-def test_benign_templates_look_the_same_in_a_preview(chromium: ScriptWatch, corpora_dir: Path) -> None:
-    for path in sorted((corpora_dir / "benign-html").glob("*.htm*")):
+def test_benign_templates_look_the_same_in_a_preview(chromium: ScriptWatch) -> None:
+    for path in benign_files():
         source = path.read_text(encoding="utf-8")
         chromium.load(source)
         bare = chromium.text()

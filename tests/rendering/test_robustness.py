@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.corpora import load_jsonl
 
 from mailcard.errors import MailcardError
 from mailcard.rendering import RenderOptions, TemplateEngine, library
@@ -40,10 +41,9 @@ SNIPPETS = [
 ]  # fmt: skip
 
 
-def corpus_templates(corpora_dir: Path) -> list[dict[str, Any]]:
-    lines = (corpora_dir / "twig-dev.jsonl").read_text(encoding="utf-8").split("\n")
-    lines += REFERENCE.read_text(encoding="utf-8").split("\n")
-    return [json.loads(line) for line in lines if line.strip()]
+def corpus_templates() -> list[dict[str, Any]]:
+    reference = REFERENCE.read_text(encoding="utf-8").splitlines()
+    return load_jsonl("twig-dev.jsonl") + [json.loads(line) for line in reference if line.strip()]
 
 
 class Mutator:
@@ -93,8 +93,8 @@ class Mutator:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_mutated_templates_end_in_output_or_template_error(corpora_dir: Path, seed: int) -> None:
-    cases = corpus_templates(corpora_dir)
+def test_mutated_templates_end_in_output_or_template_error(seed: int) -> None:
+    cases = corpus_templates()
     mutator = Mutator(seed)
     engine = TemplateEngine()
     crashes: list[str] = []

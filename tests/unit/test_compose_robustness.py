@@ -8,12 +8,10 @@ benign and malicious HTML cut at random places. ``Composer.prepare`` must return
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.support.corpora import benign_files, load_jsonl
 
 from mailcard.compose import Composer, EmailRequest
 from mailcard.errors import MailcardError
@@ -40,17 +38,10 @@ ADDRESS = st.integers(0, 9).flatmap(
 )
 
 
-def html_samples(corpora: Path) -> list[str]:
-    benign = [path.read_text(encoding="utf-8") for path in sorted((corpora / "benign-html").glob("*.htm*"))]
-    # split, not splitlines: U+2028 occurs inside the vectors.
-    lines = (corpora / "malicious-html.jsonl").read_text(encoding="utf-8").split("\n")
-    malicious = [str(json.loads(line).get("html", "")) for line in lines[::20] if line.strip()]
-    return benign + malicious
-
-
 @pytest.fixture(scope="module")
-def samples(corpora_dir: Path) -> list[str]:
-    return html_samples(corpora_dir)
+def samples() -> list[str]:
+    benign = [path.read_text(encoding="utf-8") for path in benign_files()]
+    return benign + [str(vector["html"]) for vector in load_jsonl("malicious-html.jsonl")[::20]]
 
 
 @pytest.fixture(scope="module")
