@@ -11,9 +11,7 @@ the last part is the preferred one).
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -30,6 +28,7 @@ from mailcard.mime.headers import (
     unstructured_header,
 )
 from mailcard.mime.message import BuiltMessage, MessageDraft
+from mailcard.mime.tokens import token_hex
 
 __all__ = ["build_message", "format_date"]
 
@@ -58,7 +57,7 @@ def format_date(moment: datetime) -> str:
 
 def _message_id(draft: MessageDraft) -> str:
     if draft.message_id is None:
-        return f"<{uuid.uuid4().hex}@{ascii_domain(draft.sender.domain)}>"
+        return f"<{token_hex(16)}@{ascii_domain(draft.sender.domain)}>"
     check_no_injection(draft.message_id, "Message-ID")
     match = _MSG_ID.fullmatch(draft.message_id.strip())
     if match is None:
@@ -158,7 +157,7 @@ def build_message(draft: MessageDraft) -> BuiltMessage:
 def _boundary(parts: Sequence[tuple[str, str, bytes]]) -> str:
     # "=_" never occurs in quoted-printable or base64 output; 7bit parts are checked explicitly.
     while True:
-        boundary = "=_mc_" + os.urandom(12).hex()
+        boundary = "=_mc_" + token_hex(12)
         marker = b"--" + boundary.encode("ascii")
         if not any(cte == "7bit" and marker in body for _, cte, body in parts):
             return boundary

@@ -32,6 +32,17 @@ _id_random = random.Random(os.urandom(16))  # ids need uniqueness and order, not
 _last_id_value = 0
 
 
+def _reseed_after_fork() -> None:
+    # A forked child (a pre-forking server) would otherwise draw the parent's random bits, and two
+    # processes could create the same id within one millisecond.
+    global _id_lock
+    _id_lock = threading.Lock()
+    _id_random.seed(os.urandom(16))
+
+
+os.register_at_fork(after_in_child=_reseed_after_fork)
+
+
 def new_message_id() -> str:
     """A 32-hex-digit id that sorts by creation time: a 48-bit millisecond clock, then 80 random bits.
 
