@@ -15,8 +15,9 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
+from mailcard.compose.skeleton import SkeletonCache, split_pieces
 from mailcard.content.preheader import inject_preheader_keeping_tree, preheader_for_text_only
-from mailcard.content.text_part import html_to_text
+from mailcard.content.text_part import finish_text, html_to_text
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import AddressError, ContentBlockedError, InputError, MailcardError
 from mailcard.mime import BuiltMessage, MessageDraft, build_message
@@ -25,6 +26,7 @@ from mailcard.outbox.store import OutboxStore
 from mailcard.rendering import RenderOptions, TemplateEngine
 from mailcard.validation import ContentToCheck, Finding, LinkPolicy, check_content
 from mailcard.validation.addresses import parse_mailbox, parse_recipient_list
+from mailcard.validation.html import HtmlAnalysis
 
 
 @dataclass(frozen=True)
@@ -87,26 +89,36 @@ class Composer:
         templates: TemplateEngine,
         link_policy: LinkPolicy = LinkPolicy(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reuse_skeletons: bool = True,
     ) -> None:
+        """``reuse_skeletons``: check and lay out the text of each rendered HTML skeleton once
+        (:mod:`mailcard.compose.skeleton`); off, every message takes the full path (the reference
+        the tests compare with)."""
         self._outbox = outbox
         self._templates = templates
         self._link_policy = link_policy
         self._clock = clock
+        self._skeletons = SkeletonCache(link_policy) if reuse_skeletons else None
 
     def prepare(self, request: EmailRequest, *, strict: bool = False) -> PreparedEmail:
         """Render, validate and build; raises ``ContentBlockedError`` when validation finds errors."""
         sender = request.sender if isinstance(request.sender, Mailbox) else parse_mailbox(request.sender)
         recipients = _recipients(request.to)
-        subject, preheader, text, html = self._render(request, strict=strict)
+        subject, preheader, text, html, skeleton = self._render(request, strict=strict)
         if not text and not html:
             raise InputError("The message has no body: give a text or an HTML body.", code="empty_body")
-        # One parse of the HTML for the validation and, when it is generated, the text part.
-        tree = LexborHTMLParser(html) if html is not None and not text else None
-        report = check_content(
-            ContentToCheck(subject=subject, preheader=preheader, html=html, text=text),
-            policy=self._link_policy,
-            html_tree=tree,
-        )
+        content = ContentToCheck(subject=subject, preheader=preheader, html=html, text=text)
+        # The text part's layout from the skeleton cache, when its checks already cleared the HTML.
+        layout = None
+        if skeleton is not None and self._skeletons is not None and not text:
+            layout = self._skeletons.text_part_layout(*skeleton)
+        if layout is not None:
+            tree = None
+            report = check_content(content, self._link_policy, html_analysis=HtmlAnalysis())
+        else:
+            # One parse of the HTML for the validation and, when it is generated, the text part.
+            tree = LexborHTMLParser(html) if html is not None and not text else None
+            report = check_content(content, self._link_policy, html_tree=tree)
         if report.verdict == "block":
             blocking = [f for f in report.findings if f.severity == "error"]
             raise ContentBlockedError(
@@ -118,9 +130,9 @@ class Composer:
         elif preheader and html:
             html, keeps_tree = inject_preheader_keeping_tree(html, preheader)
             if not keeps_tree:
-                tree = None  # the hidden block may change how the rest parses: parse again
+                tree = layout = None  # the hidden block may change how the rest parses: parse again
         if html and not text:
-            text = html_to_text(html, tree=tree)
+            text = finish_text(layout) if layout is not None else html_to_text(html, tree=tree)
         built = build_message(
             MessageDraft(
                 sender=sender,
@@ -171,9 +183,10 @@ class Composer:
 
     def _render(
         self, request: EmailRequest, *, strict: bool
-    ) -> tuple[str, str | None, str | None, str | None]:
+    ) -> tuple[str, str | None, str | None, str | None, tuple[str, list[str]] | None]:
+        """Subject, preheader, text and HTML, and the HTML's skeleton and values when rendered."""
         if request.context is None:
-            return request.subject, request.preheader, request.text, request.html
+            return request.subject, request.preheader, request.text, request.html, None
         plain = _render_options(None, strict, request.timezone)
         html_options = _render_options("html", strict, request.timezone)
         context = request.context
@@ -184,11 +197,17 @@ class Composer:
             return self._templates.render(source, context, options, name=name)
 
         subject = render(request.subject, plain, "subject") or ""
+        html = skeleton = None
+        if request.html is not None:
+            compiled = self._templates.compile(request.html, html_options, name="html")
+            pieces, html = compiled.render_pieces(context)
+            skeleton = split_pieces(pieces, compiled.static_texts)
         return (
             " ".join(subject.split()),  # a rendered subject must stay on one line
             render(request.preheader, plain, "preheader"),
             render(request.text, plain, "text"),
-            render(request.html, html_options, "html"),
+            html,
+            skeleton,
         )
 
 

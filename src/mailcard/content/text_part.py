@@ -24,7 +24,7 @@ from typing import Final
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-__all__ = ["WRAP_WIDTH", "html_to_text"]
+__all__ = ["WRAP_WIDTH", "finish_text", "html_to_text", "link_suffix", "text_layout"]
 
 WRAP_WIDTH: Final = 78
 
@@ -145,7 +145,7 @@ def _hidden(attrs: dict[str, str | None]) -> bool:
     return "preheader" in classes.lower().split()
 
 
-def _link_suffix(href: str, label: str) -> str | None:
+def link_suffix(href: str, label: str) -> str | None:
     """What to add after a link's text: `` (url)``, or None when the text already says it."""
     url = href.strip()
     if not url or url.startswith("#") or url.lower().startswith(("javascript:", "vbscript:", "data:")):
@@ -163,6 +163,20 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
 
     ``tree``: ``html`` already parsed (the composer shares the parse made for content validation,
     which may have removed ``<style>`` and ``<script>`` elements: they are skipped here anyway).
+    """
+    return finish_text(text_layout(html, tree=tree))
+
+
+def text_layout(
+    html: str,
+    *,
+    tree: LexborHTMLParser | None = None,
+    anchors: list[tuple[str, str]] | None = None,
+) -> str:
+    """The text of ``html`` laid out in lines, before :func:`finish_text` trims and wraps them.
+
+    ``anchors``: when given, gets ``(href, label)`` of every link whose end was written, the two
+    strings :func:`link_suffix` decided on.
     """
     if tree is None:
         tree = LexborHTMLParser(html)
@@ -199,7 +213,9 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
             elif left == "a":
                 start, href = links.pop()
                 label = "".join(out[start:])
-                suffix = _link_suffix(href, label)
+                suffix = link_suffix(href, label)
+                if anchors is not None:
+                    anchors.append((href, label))
                 if suffix is not None:
                     if label.strip():
                         writer.text(f" ({suffix})")
@@ -286,10 +302,11 @@ def html_to_text(html: str, *, tree: LexborHTMLParser | None = None) -> str:
         while child is not None:
             push(child)
             child = child.prev
-    return _finish("".join(out))
+    return "".join(out)
 
 
-def _finish(text: str) -> str:
+def finish_text(text: str) -> str:
+    """Lines of :func:`text_layout` trimmed, wrapped at :data:`WRAP_WIDTH` and ended with a newline."""
     if _PRE_MARK not in text:
         # The usual case, without the per-line checks below: no <pre> lines, nothing to wrap.
         lines = [line.rstrip() for line in text.split("\n")]

@@ -9,6 +9,7 @@ line and column.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import types
@@ -112,7 +113,33 @@ class CompiledTemplate:
         return Runtime(self._config)
 
     def render(self, context: Mapping[str, Any] | None = None) -> str:
+        return self._run(context, self._runtime())[1]
+
+    def render_pieces(self, context: Mapping[str, Any] | None = None) -> tuple[list[str], str]:
+        """The output as written, piece by piece, and joined (the same text :meth:`render` returns).
+
+        A piece that is the template's own text is one of :attr:`static_texts` (the same object on
+        every render); the others are printed values, or text a construct such as a macro, ``set``
+        block or filter made at render time.
+        """
         return self._run(context, self._runtime())
+
+    @functools.cached_property
+    def static_texts(self) -> frozenset[int]:
+        """The ``id`` of every string constant of the compiled render function (see render_pieces).
+
+        Ids are stable while this object keeps the function, and no other live object has them.
+        """
+        found: set[int] = set()
+        codes = [self._function.__code__]
+        while codes:
+            code = codes.pop()
+            for constant in code.co_consts:
+                if type(constant) is str:
+                    found.add(id(constant))
+                elif isinstance(constant, types.CodeType):
+                    codes.append(constant)
+        return frozenset(found)
 
     def find_unresolved(self, context: Mapping[str, Any] | None = None) -> list[UnresolvedVariable]:
         runtime = self._runtime()
@@ -131,7 +158,7 @@ class CompiledTemplate:
             unique.setdefault((item.path, item.line, item.column), item)
         return sorted(unique.values(), key=lambda item: (item.line or 0, item.column or 0, item.path))
 
-    def _run(self, context: Mapping[str, Any] | None, runtime: Runtime) -> str:
+    def _run(self, context: Mapping[str, Any] | None, runtime: Runtime) -> tuple[list[str], str]:
         if type(context) is dict:  # the usual case; isinstance against the Mapping ABC is slow
             data: dict[str, Any] = dict(context)
         elif context is None:
@@ -173,7 +200,7 @@ class CompiledTemplate:
                 hint="check loops and repeated concatenation",
                 name=self.name,
             )
-        return text
+        return pieces, text
 
     def _locate(self, tb: types.TracebackType | None) -> tuple[int | None, int | None]:
         found: tuple[int | None, int | None] = (None, None)

@@ -17,7 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 from mailcard.domain.mailbox import Mailbox
 from mailcard.validation.findings import Finding, Location, Part, Report
 from mailcard.validation.headers import header_injection_finding
-from mailcard.validation.html import analyse_html
+from mailcard.validation.html import HtmlAnalysis, analyse_html
 from mailcard.validation.links import ShortLink, find_short_links_in_text, short_link_for_url
 from mailcard.validation.shorteners import LinkPolicy, matcher_for
 
@@ -110,8 +110,11 @@ def _header_findings(content: ContentToCheck) -> list[Finding]:
     return findings
 
 
-def _html_findings(html: str, policy: LinkPolicy, parsed: LexborHTMLParser | None) -> list[Finding]:
-    analysis = analyse_html(html, parsed=parsed)
+def _html_findings(
+    html: str, policy: LinkPolicy, parsed: LexborHTMLParser | None, analysis: HtmlAnalysis | None
+) -> list[Finding]:
+    if analysis is None:
+        analysis = analyse_html(html, parsed=parsed)
     findings = [
         Finding(
             code=hit.code,
@@ -196,12 +199,17 @@ def check_content(
     policy: LinkPolicy | None = None,
     *,
     html_tree: LexborHTMLParser | None = None,
+    html_analysis: HtmlAnalysis | None = None,
 ) -> Report:
     """Run every content check on ``content`` and return the findings with the verdict.
 
     ``html_tree``: ``LexborHTMLParser(content.html)``, when the caller wants to reuse the parse (the
     composer generates the text part from it). The findings are the same with or without it; the
     checks remove the tree's ``<style>`` and ``<script>`` elements.
+
+    ``html_analysis``: what :func:`~mailcard.validation.html.analyse_html` gives for
+    ``content.html``, when the caller knows it without parsing (see
+    :mod:`mailcard.compose.skeleton`); the size and text-part findings are still made here.
     """
     policy = policy or LinkPolicy()
     findings = _header_findings(content)
@@ -212,7 +220,7 @@ def check_content(
     if content.preheader is not None:
         findings += _text_link_findings(content.preheader, "preheader", policy)
     if content.html is not None:
-        findings += _html_findings(content.html, policy, html_tree)
+        findings += _html_findings(content.html, policy, html_tree, html_analysis)
         if not (content.text or "").strip():
             findings.append(_MISSING_TEXT_PART)
     if content.text is not None:
