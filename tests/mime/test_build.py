@@ -189,9 +189,23 @@ def test_transfer_encoding_choice() -> None:
     assert cte("Здравствуйте! Ваш заказ отправлен.\n" * 5) == "base64"
 
 
+def test_quoted_printable_only_when_a_tenth_smaller_than_base64() -> None:
+    def cte(html: str) -> str:
+        return str(parse(build(text=None, html=html))["Content-Transfer-Encoding"])
+
+    # Markup with a Russian word in each row: quoted-printable would be 7% smaller, not a tenth.
+    row = '<tr><td class="item-name" style="padding:4px 8px">{}</td><td align="right">199,00</td></tr>\n'
+    russian_table = "<table>\n" + row.format("Товар") * 30 + "</table>\n"
+    assert cte(russian_table) == "base64"
+    # Markup with Latin words: quoted-printable, 13% smaller, and readable.
+    latin_table = "<table>\n" + row.format("Crème brûlée") * 30 + "</table>\n"
+    assert cte(latin_table) == "quoted-printable"
+
+
 def test_from_and_dot_lines_survive() -> None:
-    text = "From here\n.\n..\nFrom: x\n"
+    text = "From here\n.\n..\nFrom: x\n" + "plain ascii line\n" * 3  # mostly ASCII: quoted-printable
     built = build(text=text + "é")
+    assert parse(built)["Content-Transfer-Encoding"] == "quoted-printable"
     assert b"\r\nFrom " not in built.data.partition(b"\r\n\r\n")[2]
     assert content(parse(built)) == text + "é\n"
 
