@@ -73,6 +73,7 @@ ORDER = """<!doctype html><html><body>
 <p><a href="https://shop.example.com/orders/{{ order|url_encode }}">Посмотреть заказ</a></p>
 <p><img src="https://cdn.example.com/{{ order }}.png" alt="{{ order }}"></p>
 {% if bonus > 0 %}<p>Бонусы: {{ bonus }}</p>{% endif %}
+<p><a href="{{ unsubscribe }}">Отписаться</a></p>
 </body></html>"""
 
 
@@ -85,6 +86,7 @@ def test_a_mailing_reuses_its_skeletons_and_matches_the_full_path(monkeypatch: p
             "name": names[n % 5],
             "order": f"{10000 + n}A",
             "bonus": n % 3,
+            "unsubscribe": f"https://shop.example.com/unsubscribe?c={n}&t=x{n * 7919 % 1000}",
             "items": [{"name": f"Товар {k}", "price": 199.5 * (k + 1)} for k in range(1 + n % 4)],
         }
         request = _request(ORDER, context)
@@ -122,6 +124,7 @@ PLACES = [
     "<ul><li>{{ v }}</li><li>{{ v }} {{ v }}</li></ul>",
     '<p><a href="https://shop.example.com/{{ v }}">https://shop.example.com/{{ v }}</a></p>',
     "<xmp>{{ v }}</xmp>",
+    '<p><a href="/account">кабинет</a> {{ v }}</p>',
     "<select><option>{{ v }}</option></select>",
 ]
 HOSTILE = [

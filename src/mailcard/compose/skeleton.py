@@ -11,23 +11,25 @@ part's layout run once per skeleton; each message then only has
 * the text nodes holding a value scanned again for shortened links (the only check of text),
 * the layout's markers replaced by the values, then trimmed and wrapped.
 
-The result is the full path's, byte for byte (``tests/compose/test_skeleton.py`` compares them on
-generated and hostile values). That holds because a skeleton is used only when
+The result is the full path's, byte for byte (``tests/unit/test_compose_skeleton.py`` compares
+them on generated and hostile values). That holds because a skeleton is used only when
 
-1. its own check finds nothing, and it has no ``<svg>``, ``<math>`` or ``<noscript>`` (the
-   constructs the check re-serialises and parses again);
-2. every marker is found exactly once, either in a text node whose ancestors are all ordinary HTML
-   elements or ``<title>`` (no raw text such as ``<style>``, no ``<pre>``, comment or foreign content),
-   or in ``<a href>`` / ``<img src>`` after a literal ``http(s)://host/`` (so neither the scheme nor
-   the host, all the check looks at, can change), or in ``<img alt>``;
+1. its own check finds nothing but relative links made of a value (rule 2), and it has no
+   ``<svg>``, ``<math>`` or ``<noscript>`` (the constructs the check re-serialises and parses again);
+2. every marker is found exactly once: in a text node whose ancestors are all ordinary HTML
+   elements or ``<title>`` (no raw text such as ``<style>``, no ``<pre>``, comment or foreign
+   content); in ``<img alt>``; or in ``<a href>`` / ``<img src>``, where after a literal
+   ``http(s)://host/`` neither the scheme nor the host (all the check looks at) can change, and
+   anywhere else each message's URL is checked again as the walk checks it;
 3. no marker follows an ``&`` that a value could complete into a character reference;
 
 and a message is used with it only when each of its values is printable text without ``<``, with
 ``&`` only in the five escapes autoescaping writes, without leading, trailing or double spaces (so
 the parser and the text part treat it as they treat the marker), without spaces, quotes or ``{`` in
-an attribute (whose quoting the tree does not tell), and when no link's ``text (url)`` decision
-changes. Anything else (an empty or ``|raw`` value, a macro's output, a skeleton that did not
-qualify) takes the full path, which stays the reference.
+an attribute (whose quoting the tree does not tell), when every URL made of a value is an http(s)
+URL to a host that is not a shortener, and when no link's ``text (url)`` decision changes. Anything
+else (an empty or ``|raw`` value, a macro's output, a ``javascript:`` or shortened link, a skeleton
+that did not qualify) takes the full path, which stays the reference.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from mailcard.content.text_part import link_suffix, text_layout
 from mailcard.validation import ContentToCheck, LinkPolicy, check_content
-from mailcard.validation.links import find_short_links_in_text
+from mailcard.validation.links import find_short_links_in_text, short_link_for_url
 from mailcard.validation.shorteners import matcher_for
 
 __all__ = ["MARKER_BASE", "Skeleton", "SkeletonCache", "split_pieces"]
@@ -62,6 +64,7 @@ _TEXT_VALUES: Final = re.compile(rf"{_TEXT_VALUE}(?:\x00{_TEXT_VALUE})*")
 # A value in an attribute: no space, quote, angle bracket, backtick or "{" (the script entity "&{").
 _ATTRIBUTE_VALUE: Final = rf"(?:[^\s<>\"'`{{&\x00]|{_ESCAPE})+"
 _ATTRIBUTE_VALUES: Final = re.compile(rf"{_ATTRIBUTE_VALUE}(?:\x00{_ATTRIBUTE_VALUE})*")
+_WEB_PREFIXES: Final = ("https://", "http://")
 # Scheme and host written out, then "/", "?" or "#" (a backslash or "@" later cannot move the host).
 _STATIC_URL_HOST: Final = re.compile(r"https?://[^/?#\\\s]+[/?#]")
 _FOREIGN_OR_REPARSED: Final = re.compile(r"<(?:svg|math|noscript)", re.IGNORECASE)
@@ -93,6 +96,9 @@ _ORDINARY: Final = frozenset(
 )
 _TEXT: Final = 0
 _ATTRIBUTE: Final = 1
+# How a value in an attribute is checked: by the value rules only, or also as the URL it makes.
+_PLAIN: Final = "plain"
+_URL_FROM_VALUE: Final = "url"
 _CACHE_SIZE: Final = 256
 
 
@@ -158,6 +164,7 @@ class Skeleton:
     text_values: tuple[int, ...]  # indices of the values in text
     attribute_values: tuple[int, ...]  # indices of the values in attributes
     texts: tuple[_Holes, ...]  # text nodes holding markers (scanned again for shortened links)
+    urls: tuple[_Holes, ...]  # href/src whose scheme or host comes from a value (checked again)
     anchors: tuple[tuple[_Holes, _Holes, _Holes | None], ...]  # links with markers: href, label, suffix
     layout: _Holes  # the text part's layout
 
@@ -179,14 +186,20 @@ class Skeleton:
         decoded = [_decoded(value) for value in values] if "&" in every else values
         some_slash = "/" in every or "\\" in every
         matcher = matcher_for(policy)
+        for url in self.urls:
+            filled = url.fill(decoded)
+            # What the tree walk lets through without a finding: an http(s) URL (neither script
+            # nor relative) whose host is not a shortener.
+            if not filled.startswith(_WEB_PREFIXES) or short_link_for_url(filled, matcher) is not None:
+                return None
         for text in self.texts:
             if (text.slash or some_slash) and next(
                 find_short_links_in_text(text.fill(decoded), matcher), None
             ) is not None:
                 return None  # a finding: the full path reports it with its location
         for href, label, suffix in self.anchors:
-            filled = link_suffix(href.fill(decoded), label.fill(decoded))
-            if filled != (None if suffix is None else suffix.fill(decoded)):
+            decided = link_suffix(href.fill(decoded), label.fill(decoded))
+            if decided != (None if suffix is None else suffix.fill(decoded)):
                 return None
         return self.layout.fill(decoded)
 
@@ -196,13 +209,20 @@ def _analyse(skeleton: str, count: int, policy: LinkPolicy) -> Skeleton | None:
         return None
     tree = LexborHTMLParser(skeleton)
     report = check_content(ContentToCheck(html=skeleton), policy, html_tree=tree)
-    if any(finding.code != "missing_text_part" for finding in report.findings):
+    # A relative link whose URL holds a marker is the value's to decide: such links are checked
+    # again for each message (Skeleton.urls).
+    if any(
+        finding.code != "missing_text_part"
+        and not (finding.code == "relative_link" and _MARKER.search(finding.excerpt or ""))
+        for finding in report.findings
+    ):
         return None
     root = tree.root
     if root is None:
         return None
     kinds: list[int | None] = [None] * count
     texts: list[str] = []
+    urls: list[str] = []
 
     def found(text: str, kind: int) -> bool:
         for match in _MARKER.finditer(text):
@@ -229,10 +249,11 @@ def _analyse(skeleton: str, count: int, policy: LinkPolicy) -> Skeleton | None:
                 return None
             if value is None or not _MARKER.search(value):
                 continue
-            if not _ordinary_ancestors(node) or not _value_attribute(tag, name, value):
+            place = _value_attribute(tag, name, value)
+            if place is None or not _ordinary_ancestors(node) or not found(value, _ATTRIBUTE):
                 return None
-            if not found(value, _ATTRIBUTE):
-                return None
+            if place == _URL_FROM_VALUE:
+                urls.append(value)
     if any(kind is None for kind in kinds):
         return None  # a marker in a comment, a doctype, or dropped by the parser
     anchors: list[tuple[str, str]] = []
@@ -247,6 +268,7 @@ def _analyse(skeleton: str, count: int, policy: LinkPolicy) -> Skeleton | None:
         text_values=tuple(index for index, kind in enumerate(kinds) if kind == _TEXT),
         attribute_values=tuple(index for index, kind in enumerate(kinds) if kind == _ATTRIBUTE),
         texts=tuple(_Holes(text) for text in texts),
+        urls=tuple(_Holes(url) for url in urls),
         anchors=tuple(with_markers),
         layout=_Holes(layout),
     )
@@ -264,14 +286,17 @@ def _ordinary_ancestors(node: object) -> bool:
     return True
 
 
-def _value_attribute(tag: str, name: str, value: str) -> bool:
-    """Whether a value may land in this attribute (see rule 2 of the module docstring)."""
+def _value_attribute(tag: str, name: str, value: str) -> str | None:
+    """How a value in this attribute is checked (see rule 2 of the module docstring), or ``None``
+    when it may not land there."""
     if (tag, name) == ("img", "alt"):
-        return True
+        return _PLAIN
     if (tag, name) not in (("a", "href"), ("img", "src")):
-        return False
+        return None
     match = _STATIC_URL_HOST.match(value)
-    return match is not None and not _MARKER.search(value, 0, match.end())
+    if match is not None and not _MARKER.search(value, 0, match.end()):
+        return _PLAIN  # the scheme and host are the template's
+    return _URL_FROM_VALUE
 
 
 class SkeletonCache:

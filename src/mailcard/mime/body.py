@@ -97,9 +97,10 @@ def encode_body(data: bytes) -> EncodedBody:
     # breaks only add). When even that is not a tenth smaller than base64 (Cyrillic, CJK, HTML
     # with Russian text), don't encode it at all: the choice is the same, and b2a_qp costs about
     # twice base64 (a third of the MIME time of such a message).
-    if _QP_GAIN_DIVISOR * (len(data) + 2 * len(data.translate(None, _QP_LITERAL))) > (
-        _QP_GAIN_DIVISOR - 1
-    ) * b64_size:
+    if (
+        _QP_GAIN_DIVISOR * (len(data) + 2 * len(data.translate(None, _QP_LITERAL)))
+        > (_QP_GAIN_DIVISOR - 1) * b64_size
+    ):
         return "base64", _base64(data)
     qp = _quoted_printable(data)
     if _QP_GAIN_DIVISOR * len(qp) <= (_QP_GAIN_DIVISOR - 1) * b64_size:
