@@ -229,3 +229,10 @@ def test_benign_templates_with_values_match_the_full_path(monkeypatch: pytest.Mo
     # Most of these layouts qualify: their first two value sets reuse the skeleton (the third,
     # with a shortened link in every text, must not).
     assert spy.reused >= compared // 3
+
+
+def test_the_html_is_still_rendered_last_so_the_first_template_error_is_reported() -> None:
+    request = _request("<p>{{ v|no_such_filter }}</p>", {"v": "x"}, preheader="{{ v|nor_this_one }}")
+    outcome = _outcome(_composer(True), request)
+    assert outcome[:2] == ("refused", "TemplateSyntaxError")
+    assert "nor_this_one" in outcome[2]

@@ -197,18 +197,15 @@ class Composer:
             return self._templates.render(source, context, options, name=name)
 
         subject = render(request.subject, plain, "subject") or ""
+        preheader = render(request.preheader, plain, "preheader")
+        text = render(request.text, plain, "text")
         html = skeleton = None
-        if request.html is not None:
+        if request.html is not None:  # last, as before: the first template error is the one reported
             compiled = self._templates.compile(request.html, html_options, name="html")
             pieces, html = compiled.render_pieces(context)
             skeleton = split_pieces(pieces, compiled.static_texts)
-        return (
-            " ".join(subject.split()),  # a rendered subject must stay on one line
-            render(request.preheader, plain, "preheader"),
-            render(request.text, plain, "text"),
-            html,
-            skeleton,
-        )
+        # A rendered subject must stay on one line.
+        return " ".join(subject.split()), preheader, text, html, skeleton
 
 
 @functools.lru_cache(maxsize=64)
