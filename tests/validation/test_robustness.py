@@ -49,6 +49,8 @@ html_pieces = st.sampled_from(
         "%2E",
         "@",
         "<iframe srcdoc=",
+        "<?",
+        "?>",
     ]
 )
 markup = st.lists(st.one_of(html_pieces, st.text(max_size=8)), max_size=40).map("".join)
@@ -69,6 +71,19 @@ def test_never_crashes(html: str, subject: str, preheader: str, text: str) -> No
 @given(st.text(max_size=500))
 def test_never_crashes_on_arbitrary_text(value: str) -> None:
     check_content(ContentToCheck(html=value, text=value, subject=value, preheader=value))
+
+
+def test_processing_instructions_anywhere_are_inert() -> None:
+    # lexbor keeps "<?...>" as a node without a tag name (a browser, as a bogus comment): the walk
+    # and the serialise-and-parse-again pass (run for <svg>) used to crash on it.
+    for html in (
+        "<p>Заказ</p><?php echo $order; ?><p>готов</p>",
+        "<svg><?xml-stylesheet href='x'?></svg><p>a</p>",
+        "<table><tr><td><?x?></td></tr></table>",
+    ):
+        assert check_content(ContentToCheck(html=html, text="x")).verdict == "ok", html
+    blocked = check_content(ContentToCheck(html="<?php ?><svg><script>alert(1)</script></svg>", text="x"))
+    assert [f.code for f in blocked.blocking] == ["unsafe_script"]
 
 
 def test_deeply_nested_markup_does_not_overflow() -> None:

@@ -224,10 +224,13 @@ class _Walker:
         styles = self.styles
         ordinary = _ORDINARY_TAGS
         for node in document.traverse(include_text=False):
-            tag: str = node.tag
+            tag: str | None = node.tag
             if tag in ordinary:
                 name = tag  # the bulk of an e-mail (td, tr, table, a, img...): no element rule applies
                 attributes = node.attributes
+            elif tag is None:
+                # lexbor's processing instruction, "<?php ... ?>" (a browser's bogus comment): inert.
+                continue
             elif tag[0] == "-":
                 if tag == "-comment":
                     data = node.comment_content

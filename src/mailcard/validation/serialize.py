@@ -54,7 +54,7 @@ def serialize_classic(document: Any) -> str:
         if isinstance(item, str):
             out.append(item)
             continue
-        tag: str = item.tag
+        tag: str | None = item.tag
         if tag == "-text":
             data = item.text_content or ""
             parent = item.parent
@@ -66,8 +66,10 @@ def serialize_classic(document: Any) -> str:
         if tag == "-comment":
             out.append(f"<!--{item.comment_content or ''}-->")
             continue
-        if tag.startswith("-"):
-            continue  # doctype, processing instructions: irrelevant to active content
+        if tag is None or tag.startswith("-"):
+            # The doctype, and processing instructions ("<?php ... ?>", which lexbor names None
+            # and a browser keeps as a comment): irrelevant to active content.
+            continue
         attributes = item.attributes
         if attributes:
             rendered = "".join(
