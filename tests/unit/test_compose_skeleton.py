@@ -7,6 +7,7 @@ full path for every message (``reuse_skeletons=False``), which is the reference.
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -236,3 +237,35 @@ def test_the_html_is_still_rendered_last_so_the_first_template_error_is_reported
     outcome = _outcome(_composer(True), request)
     assert outcome[:2] == ("refused", "TemplateSyntaxError")
     assert "nor_this_one" in outcome[2]
+
+
+def _insert_everywhere(source: str, rng: random.Random, count: int) -> list[str]:
+    """``source`` with ``{{ v }}`` at ``count`` random places: in text, tags, attribute names and
+    values, comments, styles, wherever the position falls."""
+    positions = sorted(rng.sample(range(len(source) + 1), min(count, len(source) + 1)))
+    return [source[:at] + "{{ v }}" + source[at:] for at in positions]
+
+
+def test_a_value_at_any_position_of_real_documents_gives_what_the_full_path_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = _Spy(monkeypatch)
+    rng = random.Random(20261122)
+    documents = [
+        path.read_text(encoding="utf-8")
+        for path in benign_files()
+        if not re.search(r"\{[{%#]", path.read_text(encoding="utf-8"))
+    ]
+    vectors = [v["html"] for v in load_jsonl("malicious-html.jsonl") if not re.search(r"\{[{%#]", v["html"])]
+    templates = [t for d in documents for t in _insert_everywhere(d, rng, 8)]
+    templates += [t for v in rng.sample(vectors, 150) for t in _insert_everywhere(v, rng, 1)]
+    values = ["Анна", "javascript:alert(1)", "https://bit.ly/x", 'a" onclick="x', "x y", "amp;"]
+    compared = 0
+    for template in templates:
+        fast, reference = _composer(True), _composer(False)
+        for v in ["Анна", *rng.sample(values, 3)]:
+            request = _request(template, {"v": v}, None)
+            assert _outcome(fast, request) == _outcome(reference, request), (template[:200], v)
+            compared += 1
+    assert compared >= 1300
+    assert spy.reused >= 150  # the positions in plain text, where the skeleton is reused

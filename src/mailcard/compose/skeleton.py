@@ -21,7 +21,8 @@ them on generated and hostile values). That holds because a skeleton is used onl
    content); in ``<img alt>``; or in ``<a href>`` / ``<img src>``, where after a literal
    ``http(s)://host/`` neither the scheme nor the host (all the check looks at) can change, and
    anywhere else each message's URL is checked again as the walk checks it;
-3. no marker follows an ``&`` that a value could complete into a character reference;
+3. no marker follows an ``&`` that a value could complete into a character reference, or a
+   ``<``, ``</``, ``<!`` or ``<!-`` that it could complete into a tag or a comment;
 
 and a message is used with it only when each of its values is printable text without ``<``, with
 ``&`` only in the five escapes autoescaping writes, without leading, trailing or double spaces (so
@@ -54,8 +55,10 @@ __all__ = ["MARKER_BASE", "Skeleton", "SkeletonCache", "split_pieces"]
 MARKER_BASE: Final = 0x100000
 _MAX_MARKERS: Final = 0xFFFE  # U+10FFFE and U+10FFFF are noncharacters
 _MARKER: Final = re.compile("[\U00100000-\U0010fffd]")
-# An "&" a value starting with "amp;" (or a digit) could turn into a character reference.
-_OPEN_REFERENCE: Final = re.compile("&[#0-9A-Za-z]*[\U00100000-\U0010fffd]")
+# Where the start of a value decides what the characters before it are: after an "&" a value
+# starting with "amp;" (or a digit) makes a character reference, after "<", "</", "<!" or "<!-" a
+# value starting with a letter, "/", "!" or "-" makes a tag or a comment.
+_VALUE_COMPLETES: Final = re.compile("(?:&[#0-9A-Za-z]*|<(?:/|!-?)?)[\U00100000-\U0010fffd]")
 _ESCAPE: Final = r"&(?:amp|lt|gt|quot|#039);"
 # A value in text: words of anything printable but "<" and a bare "&", single spaces between.
 _TEXT_WORD: Final = rf"(?:[^\s<&\x00]|{_ESCAPE})+"
@@ -205,7 +208,7 @@ class Skeleton:
 
 
 def _analyse(skeleton: str, count: int, policy: LinkPolicy) -> Skeleton | None:
-    if _FOREIGN_OR_REPARSED.search(skeleton) or _OPEN_REFERENCE.search(skeleton):
+    if _FOREIGN_OR_REPARSED.search(skeleton) or _VALUE_COMPLETES.search(skeleton):
         return None
     tree = LexborHTMLParser(skeleton)
     report = check_content(ContentToCheck(html=skeleton), policy, html_tree=tree)
