@@ -126,6 +126,7 @@ PLACES = [
     '<p><a href="https://shop.example.com/{{ v }}">https://shop.example.com/{{ v }}</a></p>',
     "<xmp>{{ v }}</xmp>",
     '<p><a href="/account">кабинет</a> {{ v }}</p>',
+    '<p><a href="https://shop.example.com/{{ v }}{x}">x</a></p>',
     "<select><option>{{ v }}</option></select>",
 ]
 HOSTILE = [
@@ -156,6 +157,7 @@ HOSTILE = [
     "{{ v }}",
     "1&2",
     "a/b",
+    "a&",
 ]
 value = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12), st.sampled_from(["Анна", "10001A"]))
 

@@ -22,7 +22,8 @@ them on generated and hostile values). That holds because a skeleton is used onl
    ``http(s)://host/`` neither the scheme nor the host (all the check looks at) can change, and
    anywhere else each message's URL is checked again as the walk checks it;
 3. no marker follows an ``&`` that a value could complete into a character reference, or a
-   ``<``, ``</``, ``<!`` or ``<!-`` that it could complete into a tag or a comment;
+   ``<``, ``</``, ``<!`` or ``<!-`` that it could complete into a tag or a comment, and none is
+   followed by a ``{`` (a value ending in ``&amp;`` would make the script entity ``&{``);
 
 and a message is used with it only when each of its values is printable text without ``<``, with
 ``&`` only in the five escapes autoescaping writes, without leading, trailing or double spaces (so
@@ -59,6 +60,9 @@ _MARKER: Final = re.compile("[\U00100000-\U0010fffd]")
 # starting with "amp;" (or a digit) makes a character reference, after "<", "</", "<!" or "<!-" a
 # value starting with a letter, "/", "!" or "-" makes a tag or a comment.
 _VALUE_COMPLETES: Final = re.compile("(?:&[#0-9A-Za-z]*|<(?:/|!-?)?)[\U00100000-\U0010fffd]")
+# Where the end of a value decides what follows it: a value ending in "&amp;" before a "{" makes
+# "&{", a Netscape script entity in an attribute.
+_VALUE_OPENS: Final = re.compile("[\U00100000-\U0010fffd]\\{")
 _ESCAPE: Final = r"&(?:amp|lt|gt|quot|#039);"
 # A value in text: words of anything printable but "<" and a bare "&", single spaces between.
 _TEXT_WORD: Final = rf"(?:[^\s<&\x00]|{_ESCAPE})+"
@@ -208,7 +212,11 @@ class Skeleton:
 
 
 def _analyse(skeleton: str, count: int, policy: LinkPolicy) -> Skeleton | None:
-    if _FOREIGN_OR_REPARSED.search(skeleton) or _VALUE_COMPLETES.search(skeleton):
+    if (
+        _FOREIGN_OR_REPARSED.search(skeleton)
+        or _VALUE_COMPLETES.search(skeleton)
+        or _VALUE_OPENS.search(skeleton)
+    ):
         return None
     tree = LexborHTMLParser(skeleton)
     report = check_content(ContentToCheck(html=skeleton), policy, html_tree=tree)
