@@ -271,3 +271,12 @@ def test_a_value_at_any_position_of_real_documents_gives_what_the_full_path_give
             compared += 1
     assert compared >= 1300
     assert spy.reused >= 150  # the positions in plain text, where the skeleton is reused
+
+
+def test_a_skeleton_the_analysis_trips_on_takes_the_full_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def trips(*_: object) -> None:
+        raise RuntimeError("a bug in the analysis")
+
+    monkeypatch.setattr(skeleton_module, "_analyse", trips)
+    request = _request(ORDER, {"name": "Анна", "order": "1A", "bonus": 1, "items": [], "unsubscribe": "x"})
+    assert _outcome(_composer(True), request) == _outcome(_composer(False), request)

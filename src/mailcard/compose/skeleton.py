@@ -37,6 +37,7 @@ that did not qualify) takes the full path, which stays the reference.
 from __future__ import annotations
 
 import itertools
+import logging
 import operator
 import re
 import threading
@@ -44,7 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from mailcard.content.text_part import link_suffix, text_layout
 from mailcard.validation import ContentToCheck, LinkPolicy, check_content
@@ -52,6 +53,8 @@ from mailcard.validation.links import find_short_links_in_text, short_link_for_u
 from mailcard.validation.shorteners import matcher_for
 
 __all__ = ["MARKER_BASE", "Skeleton", "SkeletonCache", "split_pieces"]
+
+log = logging.getLogger(__name__)
 
 MARKER_BASE: Final = 0x100000
 _MAX_MARKERS: Final = 0xFFFE  # U+10FFFE and U+10FFFF are noncharacters
@@ -79,28 +82,13 @@ _FOREIGN_OR_REPARSED: Final = re.compile(r"<(?:svg|math|noscript)", re.IGNORECAS
 # RCDATA: references are decoded as in text, and a value cannot hold the "<" that would end it).
 _ORDINARY: Final = frozenset(
     {
-        "html",
-        "head",
-        "title",
-        "body",
-        "div",
-        "span",
-        "p",
-        "a",
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "s",
-        "small",
-        "big",
+        "html", "head", "title", "body", "div", "span", "p", "a", "b", "strong", "i", "em", "u", "s",
+        "small", "big", "font", "center", "table", "tbody", "thead", "tfoot", "tr", "td", "th",
+        "caption", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "sup", "sub",
+        "section", "article", "header", "footer", "main", "nav", "aside", "figure", "figcaption",
+        "dl", "dt", "dd", "address", "label", "code", "mark", "abbr", "cite", "q", "time",
     }
-    | {"font", "center", "table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption", "ul"}
-    | {"ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "sup", "sub", "section"}
-    | {"article", "header", "footer", "main", "nav", "aside", "figure", "figcaption", "dl", "dt"}
-    | {"dd", "address", "label", "code", "mark", "abbr", "cite", "q", "time"}
-)
+)  # fmt: skip
 _TEXT: Final = 0
 _ATTRIBUTE: Final = 1
 # How a value in an attribute is checked: by the value rules only, or also as the URL it makes.
@@ -285,8 +273,8 @@ def _analyse(skeleton: str, count: int, policy: LinkPolicy) -> Skeleton | None:
     )
 
 
-def _ordinary_ancestors(node: object) -> bool:
-    parent = getattr(node, "parent", None)
+def _ordinary_ancestors(node: LexborNode) -> bool:
+    parent = node.parent
     while parent is not None:
         tag = parent.tag
         if tag == "-document":
@@ -324,7 +312,13 @@ class SkeletonCache:
         try:
             entry = self._entries[skeleton]
         except KeyError:
-            entry = _analyse(skeleton, len(values), self._policy)
+            try:
+                entry = _analyse(skeleton, len(values), self._policy)
+            except Exception:  # whatever the analysis trips on, the full path decides
+                log.warning(
+                    "could not analyse an HTML skeleton; its messages take the full check", exc_info=True
+                )
+                entry = None
             with self._lock:
                 if len(self._entries) >= _CACHE_SIZE:
                     del self._entries[next(iter(self._entries))]
