@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mailcard.errors import ConfigurationError
+from mailcard.secret import masked_url
 
 _ENV_PREFIX = "MAILCARD_"
 # Settings that are URLs and may carry a password in their user-info part.
@@ -171,18 +172,6 @@ def load_settings(**overrides: Any) -> Settings:
         ) from None
 
 
-def _mask_password(url: str) -> str:
-    """``url`` with the password of its user-info replaced by ``***`` (safe to print)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "***" if "@" in url else url
-    userinfo, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
-
-
 def _default_text(value: Any) -> str | None:
     """A default as an environment variable would spell it (``false``, not ``False``); None: none."""
     if value is None:
@@ -223,7 +212,7 @@ def describe_settings(settings: Settings | None = None) -> list[dict[str, Any]]:
             if isinstance(value, SecretStr):
                 row["value"] = "(set)"
             elif name in _URL_SETTINGS and isinstance(value, str):
-                row["value"] = _mask_password(value)
+                row["value"] = masked_url(value, "***")
             else:
                 row["value"] = value if value is None or isinstance(value, bool | int | float) else str(value)
         rows.append(row)

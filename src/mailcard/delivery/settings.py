@@ -26,7 +26,7 @@ from typing import Final, Literal, get_args
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from mailcard.errors import SmtpUrlError
-from mailcard.secret import MASK, Secret
+from mailcard.secret import MASK, Secret, masked_url
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -336,11 +336,4 @@ def _parse_bool(name: str, value: str) -> bool:
 
 def _shown(url: str) -> str:
     """The URL for an error message, with anything that may be a password masked."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return repr(MASK) if ("@" in url or ":" in url) else repr(url)
-    userinfo, at, hostpart = rest.rpartition("@")
-    if not at:
-        return repr(url)
-    user = userinfo.partition(":")[0]
-    return repr(f"{scheme}://{user}:{MASK}@{hostpart}")
+    return repr(masked_url(url, cautious=True))
