@@ -24,6 +24,7 @@ __all__ = [
     "injection_keeps_tree",
     "preheader_block",
     "preheader_for_text_only",
+    "text_document",
 ]
 
 HIDDEN_STYLE: Final = (
@@ -130,23 +131,27 @@ def inject_preheader_keeping_tree(html: str, preheader: str) -> tuple[str, bool]
     return html[:at] + preheader_block(preheader) + html[at:], _keeps_tree(html, at)
 
 
-def preheader_for_text_only(text: str, preheader: str) -> str:
-    """A minimal HTML alternative for a text-only message, carrying the preheader.
-
-    A text/plain message has no hidden text: its preview is simply its first line. So when a
-    text-only message has a preheader we *generate an HTML part*: the text, escaped, inside
-    ``<pre style="white-space:pre-wrap;font-family:inherit">`` (line breaks kept, long lines wrap,
-    normal font), with the hidden preheader first. The caller sends ``text`` unchanged as the
-    text/plain part and this as the text/html part of multipart/alternative. Without a preheader
-    there is no reason for an HTML part; callers should then send text only.
-    """
+def text_document(text: str) -> str:
+    """``text`` as a minimal HTML document: escaped, inside ``<pre style="white-space:pre-wrap;
+    font-family:inherit">`` (line breaks kept, long lines wrap, normal font)."""
     body = (
         '<pre style="white-space:pre-wrap;font-family:inherit;margin:0">'
         f"{html_lib.escape(text, quote=False)}</pre>"
     )
-    document = (
+    return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n'
         f"<body>\n{body}\n</body></html>\n"
     )
-    return inject_preheader(document, preheader)
+
+
+def preheader_for_text_only(text: str, preheader: str) -> str:
+    """A minimal HTML alternative for a text-only message, carrying the preheader.
+
+    A text/plain message has no hidden text: its preview is simply its first line. So when a
+    text-only message has a preheader we *generate an HTML part*: :func:`text_document` of the text,
+    with the hidden preheader first. The caller sends ``text`` unchanged as the text/plain part and
+    this as the text/html part of multipart/alternative. Without a preheader there is no reason for
+    an HTML part; callers should then send text only.
+    """
+    return inject_preheader(text_document(text), preheader)

@@ -14,9 +14,10 @@ mode (standards, almost-standards or quirks) as a mail client would.
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from typing import Final
+
+from mailcard.content.preheader import text_document
 
 __all__ = ["PREVIEW_POLICY", "preview_document"]
 
@@ -32,11 +33,7 @@ _LEADING_DOCTYPE: Final = re.compile(r"[ \t\n\r\f]*<!doctype[^>]*>", re.IGNORECA
 def preview_document(html: str | None, text: str | None = None) -> str:
     """The HTML part (or, without one, the text part) as a complete, script-free document."""
     if html is None:
-        body = html_lib.escape(text or "")
-        return (
-            f'<!doctype html><html><head><meta charset="utf-8">{_POLICY_META}</head>'
-            f'<body><pre style="white-space:pre-wrap;font-family:inherit">{body}</pre></body></html>'
-        )
+        html = text_document(text or "")
     doctype = _LEADING_DOCTYPE.match(html)
     if doctype is None:
         return _POLICY_META + html
