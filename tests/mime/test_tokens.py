@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import UTC, datetime
 
+from tests.support.fork import from_forked_child
+
 from mailcard.domain.mailbox import Mailbox
 from mailcard.mime import MessageDraft, build_message
-from mailcard.mime.tokens import token_hex
+from mailcard.tokens import token_hex
 
 
 def _draft() -> MessageDraft:
@@ -50,14 +51,6 @@ def test_tokens_taken_from_threads_never_repeat() -> None:
 
 def test_a_forked_child_does_not_repeat_its_parents_tokens() -> None:
     token_hex(16)  # the pool now holds bytes the child would inherit
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report its next token and leave at once
-        os.write(write_end, token_hex(16).encode())
-        os._exit(0)
-    os.close(write_end)
-    child_token = os.read(read_end, 64).decode()
-    os.close(read_end)
-    os.waitpid(pid, 0)
+    child_token = from_forked_child(lambda: token_hex(16))
     assert len(child_token) == 32
     assert child_token != token_hex(16)

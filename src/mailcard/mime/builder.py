@@ -28,7 +28,7 @@ from mailcard.mime.headers import (
     unstructured_header,
 )
 from mailcard.mime.message import BuiltMessage, MessageDraft
-from mailcard.mime.tokens import token_hex
+from mailcard.tokens import token_hex
 
 __all__ = ["build_message", "format_date"]
 

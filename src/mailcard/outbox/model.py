@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from mailcard.errors import ConflictError, NotFoundError
+from mailcard.tokens import token_bytes
 
 
 class MessageStatus(StrEnum):
@@ -28,30 +28,28 @@ class MessageStatus(StrEnum):
 
 
 _id_lock = threading.Lock()
-_id_random = random.Random(os.urandom(16))  # ids need uniqueness and order, not secrecy
 _last_id_value = 0
 
 
-def _reseed_after_fork() -> None:
-    # A forked child (a pre-forking server) would otherwise draw the parent's random bits, and two
-    # processes could create the same id within one millisecond.
+def _new_lock_after_fork() -> None:
     global _id_lock
-    _id_lock = threading.Lock()
-    _id_random.seed(os.urandom(16))
+    _id_lock = threading.Lock()  # one held by another thread at fork time would stay held
 
 
-os.register_at_fork(after_in_child=_reseed_after_fork)
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def new_message_id() -> str:
-    """A 32-hex-digit id that sorts by creation time: a 48-bit millisecond clock, then 80 random bits.
+    """A 32-hex-digit id that sorts by creation time: a 48-bit millisecond clock, then 80 random bits
+    (from :mod:`mailcard.tokens`, which a forked child does not share with its parent).
 
     Within one process ids strictly increase (a counter within the same millisecond), so "newest
     first" pages are stable.
     """
     global _last_id_value
+    random_bits = int.from_bytes(token_bytes(10))
     with _id_lock:
-        value = (int(time.time() * 1000) << 80) | _id_random.getrandbits(80)
+        value = (int(time.time() * 1000) << 80) | random_bits
         if value <= _last_id_value:
             value = _last_id_value + 1
         _last_id_value = value

@@ -1,10 +1,10 @@
-"""Random tokens for Message-IDs and MIME boundaries, drawn from a pooled ``os.urandom`` buffer.
+"""Random bytes for Message-IDs, MIME boundaries and outbox ids, drawn from a pooled ``os.urandom``.
 
-Every message needs two (a Message-ID and, for multipart mail, a boundary). Asking the kernel for
-16 and 12 bytes each time was two ``getrandom`` system calls a message, about a twentieth of
-composing one in the e2e benchmark; the pool asks once per 4 KiB. The bytes are the kernel's CSPRNG
-output either way. A forked child starts with an empty pool, so parent and child never hand out the
-same bytes.
+Every message needs three (an outbox id, a Message-ID and, for multipart mail, a boundary). Asking
+the kernel each time was a ``getrandom`` system call apiece, about a twentieth of composing a
+message in the e2e benchmark; the pool asks once per 4 KiB. The bytes are the kernel's CSPRNG
+output either way. A forked child (a pre-forking server) starts with an empty pool, so parent and
+child never hand out the same bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import threading
 from typing import Final
 
-__all__ = ["token_hex"]
+__all__ = ["token_bytes", "token_hex"]
 
 _POOL_BYTES: Final = 4096
 
@@ -43,6 +43,11 @@ class _Pool:
 
 _pool = _Pool()
 os.register_at_fork(after_in_child=_pool.forget)
+
+
+def token_bytes(count: int) -> bytes:
+    """``count`` random bytes."""
+    return _pool.take(count)
 
 
 def token_hex(count: int) -> str:
