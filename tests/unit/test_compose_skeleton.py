@@ -40,8 +40,8 @@ class _Spy:
         self.reused = 0
         original = skeleton_module.SkeletonCache.text_part_layout
 
-        def counting(cache: Any, skeleton: str, values: Any) -> str | None:
-            layout = original(cache, skeleton, values)
+        def counting(cache: Any, *pieces: Any) -> str | None:
+            layout = original(cache, *pieces)
             self.reused += layout is not None
             return layout
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from mailcard.compose.skeleton import SkeletonCache, split_pieces
+from mailcard.compose.skeleton import SkeletonCache
 from mailcard.content.preheader import inject_preheader_keeping_tree, preheader_for_text_only
 from mailcard.content.text_part import finish_text, html_to_text
 from mailcard.domain.mailbox import Mailbox
@@ -104,14 +104,14 @@ class Composer:
         """Render, validate and build; raises ``ContentBlockedError`` when validation finds errors."""
         sender = request.sender if isinstance(request.sender, Mailbox) else parse_mailbox(request.sender)
         recipients = _recipients(request.to)
-        subject, preheader, text, html, skeleton = self._render(request, strict=strict)
+        subject, preheader, text, html, html_pieces = self._render(request, strict=strict)
         if not text and not html:
             raise InputError("The message has no body: give a text or an HTML body.", code="empty_body")
         content = ContentToCheck(subject=subject, preheader=preheader, html=html, text=text)
         # The text part's layout from the skeleton cache, when its checks already cleared the HTML.
         layout = None
-        if skeleton is not None and self._skeletons is not None and not text:
-            layout = self._skeletons.text_part_layout(*skeleton)
+        if html_pieces is not None and self._skeletons is not None and not text:
+            layout = self._skeletons.text_part_layout(*html_pieces)
         if layout is not None:
             tree = None
             report = check_content(content, self._link_policy, html_analysis=HtmlAnalysis())
@@ -183,8 +183,9 @@ class Composer:
 
     def _render(
         self, request: EmailRequest, *, strict: bool
-    ) -> tuple[str, str | None, str | None, str | None, tuple[str, list[str]] | None]:
-        """Subject, preheader, text and HTML, and the HTML's skeleton and values when rendered."""
+    ) -> tuple[str, str | None, str | None, str | None, tuple[list[str], frozenset[int]] | None]:
+        """Subject, preheader, text and HTML, and when the HTML was rendered, its pieces and the ids
+        of the template's own texts among them (what a skeleton is made of)."""
         if request.context is None:
             return request.subject, request.preheader, request.text, request.html, None
         plain = _render_options(None, strict, request.timezone)
@@ -199,13 +200,13 @@ class Composer:
         subject = render(request.subject, plain, "subject") or ""
         preheader = render(request.preheader, plain, "preheader")
         text = render(request.text, plain, "text")
-        html = skeleton = None
+        html = html_pieces = None
         if request.html is not None:  # last, as before: the first template error is the one reported
             compiled = self._templates.compile(request.html, html_options, name="html")
             pieces, html = compiled.render_pieces(context)
-            skeleton = split_pieces(pieces, compiled.static_texts)
+            html_pieces = (pieces, compiled.static_texts)
         # A rendered subject must stay on one line.
-        return " ".join(subject.split()), preheader, text, html, skeleton
+        return " ".join(subject.split()), preheader, text, html, html_pieces
 
 
 @functools.lru_cache(maxsize=64)

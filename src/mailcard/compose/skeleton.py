@@ -36,6 +36,7 @@ that did not qualify) takes the full path, which stays the reference.
 
 from __future__ import annotations
 
+import html
 import itertools
 import logging
 import operator
@@ -49,8 +50,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from mailcard.content.text_part import link_suffix, text_layout
 from mailcard.validation import ContentToCheck, LinkPolicy, check_content
+from mailcard.validation.htmlscan import WEB_PREFIXES
 from mailcard.validation.links import find_short_links_in_text, short_link_for_url
-from mailcard.validation.shorteners import matcher_for
+from mailcard.validation.shorteners import ShortenerMatcher, matcher_for
 
 __all__ = ["MARKER_BASE", "Skeleton", "SkeletonCache", "split_pieces"]
 
@@ -74,7 +76,6 @@ _TEXT_VALUES: Final = re.compile(rf"{_TEXT_VALUE}(?:\x00{_TEXT_VALUE})*")
 # A value in an attribute: no space, quote, angle bracket, backtick or "{" (the script entity "&{").
 _ATTRIBUTE_VALUE: Final = rf"(?:[^\s<>\"'`{{&\x00]|{_ESCAPE})+"
 _ATTRIBUTE_VALUES: Final = re.compile(rf"{_ATTRIBUTE_VALUE}(?:\x00{_ATTRIBUTE_VALUE})*")
-_WEB_PREFIXES: Final = ("https://", "http://")
 # Scheme and host written out, then "/", "?" or "#" (a backslash or "@" later cannot move the host).
 _STATIC_URL_HOST: Final = re.compile(r"https?://[^/?#\\\s]+[/?#]")
 _FOREIGN_OR_REPARSED: Final = re.compile(r"<(?:svg|math|noscript)", re.IGNORECASE)
@@ -118,19 +119,6 @@ def split_pieces(pieces: Sequence[str], static_texts: frozenset[int]) -> tuple[s
     return "".join(parts), values
 
 
-def _decoded(value: str) -> str:
-    """What the parser reads for a value that passed the value rules."""
-    if "&" not in value:
-        return value
-    return (
-        value.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&#039;", "'")
-        .replace("&amp;", "&")
-    )
-
-
 class _Holes:
     """A text with markers, split once so that filling it in is a join."""
 
@@ -163,7 +151,7 @@ class Skeleton:
     anchors: tuple[tuple[_Holes, _Holes, _Holes | None], ...]  # links with markers: href, label, suffix
     layout: _Holes  # the text part's layout
 
-    def text_part_layout(self, values: Sequence[str], policy: LinkPolicy) -> str | None:
+    def text_part_layout(self, values: Sequence[str], matcher: ShortenerMatcher) -> str | None:
         """The layout of the message's text part, or ``None`` when the full path must decide."""
         every = "".join(values)
         # U+034F is printable, but the text part removes it (a combining grapheme joiner).
@@ -178,14 +166,14 @@ class Skeleton:
             "\x00".join([values[index] for index in self.attribute_values])
         ):
             return None
-        decoded = [_decoded(value) for value in values] if "&" in every else values
+        # What the parser reads: the rules allow "&" only in the five escapes autoescaping writes.
+        decoded = [html.unescape(value) for value in values] if "&" in every else values
         some_slash = "/" in every or "\\" in every
-        matcher = matcher_for(policy)
         for url in self.urls:
             filled = url.fill(decoded)
             # What the tree walk lets through without a finding: an http(s) URL (neither script
             # nor relative) whose host is not a shortener.
-            if not filled.startswith(_WEB_PREFIXES) or short_link_for_url(filled, matcher) is not None:
+            if not filled.startswith(WEB_PREFIXES) or short_link_for_url(filled, matcher) is not None:
                 return None
         for text in self.texts:
             if (text.slash or some_slash) and next(
@@ -303,12 +291,18 @@ class SkeletonCache:
 
     def __init__(self, policy: LinkPolicy) -> None:
         self._policy = policy
+        self._matcher = matcher_for(policy)
         self._entries: dict[str, Skeleton | None] = {}
         self._lock = threading.Lock()
 
-    def text_part_layout(self, skeleton: str, values: Sequence[str]) -> str | None:
-        """The text part's layout for the message whose HTML has this skeleton and these values,
-        when its content check finds nothing in the HTML; ``None``: take the full path."""
+    def text_part_layout(self, pieces: Sequence[str], static_texts: frozenset[int]) -> str | None:
+        """The text part's layout for the message whose HTML was rendered as ``pieces`` (see
+        :func:`split_pieces`), when its content check finds nothing in the HTML; ``None``: take the
+        full path."""
+        split = split_pieces(pieces, static_texts)
+        if split is None:
+            return None
+        skeleton, values = split
         try:
             entry = self._entries[skeleton]
         except KeyError:
@@ -325,4 +319,4 @@ class SkeletonCache:
                 self._entries[skeleton] = entry
         if entry is None or entry.count != len(values):
             return None
-        return entry.text_part_layout(values, self._policy)
+        return entry.text_part_layout(values, self._matcher)

@@ -46,7 +46,7 @@ from mailcard.validation.urls import (
     url_scheme,
 )
 
-__all__ = ["Hit", "LinkCandidate", "TreeScan", "may_contain_script_entities", "scan_tree"]
+__all__ = ["WEB_PREFIXES", "Hit", "LinkCandidate", "TreeScan", "may_contain_script_entities", "scan_tree"]
 
 # A conditional comment is "[if ...]>" + content + an optional "<![endif]" at the very end. Head and
 # tail are matched separately: one pattern with a lazy "(.*?)" before the optional tail retries the
@@ -107,7 +107,8 @@ _PLAIN_ATTRIBUTES = frozenset(
     ]
 )
 _PLAIN_OR_STYLE_ATTRIBUTES = _PLAIN_ATTRIBUTES | {"style"}
-_WEB_PREFIXES = ("https://", "http://")
+# URLs with these prefixes neither run script nor are relative (the compose skeletons rely on it).
+WEB_PREFIXES = ("https://", "http://")
 # Lower-case HTML elements no element rule looks at (the tags e-mail layouts are made of); any other
 # tag goes through the full tag checks.
 _ORDINARY_TAGS = (
@@ -552,7 +553,7 @@ class _Walker:
             urls = [value]
         image_context = (tag, attr) in IMAGE_URL_CONTEXTS or attr in ("background", "poster")
         for url in urls:
-            if url.startswith(_WEB_PREFIXES):
+            if url.startswith(WEB_PREFIXES):
                 # The usual absolute link: its scheme is http(s), so it neither runs script nor is
                 # relative; only the shortened-link check needs it.
                 if self.collect_links:
