@@ -27,9 +27,6 @@ _SEVEN_BIT_ALLOWED: Final = bytes(range(0x20, 0x7F)) + b"\t\r\n"
 _QP_LITERAL: Final = bytes(b for b in range(0x21, 0x7F) if b != ord("=")) + b" \t\r\n"
 _MAX_7BIT_LINE: Final = 78
 _B64_LINE: Final = 76  # RFC 2045 §6.8: at most 76 characters per encoded line
-# Quoted-printable is chosen when it is at least 1/10 smaller than base64: then the text is mostly
-# ASCII and stays readable. Closer than that, base64 is cheaper to make and to decode.
-_QP_GAIN_DIVISOR: Final = 10
 
 EncodedBody = tuple[str, bytes]
 """``(content_transfer_encoding, encoded_bytes)``; the bytes use CRLF and end without a newline."""
@@ -97,12 +94,15 @@ def encode_body(data: bytes) -> EncodedBody:
     # breaks only add). When even that is not a tenth smaller than base64 (Cyrillic, CJK, HTML
     # with Russian text), don't encode it at all: the choice is the same, and b2a_qp costs about
     # twice base64 (a third of the MIME time of such a message).
-    if (
-        _QP_GAIN_DIVISOR * (len(data) + 2 * len(data.translate(None, _QP_LITERAL)))
-        > (_QP_GAIN_DIVISOR - 1) * b64_size
-    ):
+    if not _clearly_smaller(len(data) + 2 * len(data.translate(None, _QP_LITERAL)), b64_size):
         return "base64", _base64(data)
     qp = _quoted_printable(data)
-    if _QP_GAIN_DIVISOR * len(qp) <= (_QP_GAIN_DIVISOR - 1) * b64_size:
+    if _clearly_smaller(len(qp), b64_size):
         return "quoted-printable", qp
     return "base64", _base64(data)
+
+
+def _clearly_smaller(qp_size: int, b64_size: int) -> bool:
+    """Whether quoted-printable is at least a tenth smaller than base64: then the text is mostly
+    ASCII and stays readable. Closer than that, base64 is cheaper to make and to decode."""
+    return 10 * qp_size <= 9 * b64_size
