@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+from tests.support.corpora import benign_files
 
 from mailcard.content import html_to_text, inject_preheader
 from mailcard.content.preheader import preheader_block
 
-CORPUS = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpora" / "benign-html").glob("*.html"))
+CORPUS = benign_files()
 PREHEADER = "Ваш заказ №123 отправлен — 您的订单已发货 <скидка> & more"
 _HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 

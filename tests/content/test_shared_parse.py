@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
+from tests.support.corpora import benign_files
 
 from mailcard.content import html_to_text, inject_preheader
 from mailcard.content.preheader import inject_preheader_keeping_tree, injection_keeps_tree
 from mailcard.validation import ContentToCheck, check_content
 
-CORPUS = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpora" / "benign-html").glob("*.html"))
+CORPUS = benign_files()
 PREHEADER = "Ваш заказ №123 отправлен <скидка> & more"
 
 

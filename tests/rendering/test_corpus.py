@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
+
+from tests.support.corpora import load_jsonl
 
 from mailcard.errors import TemplateError
 from mailcard.rendering import TemplateEngine
@@ -27,10 +27,8 @@ def matches(case: dict[str, Any], output: str) -> bool:
     return bool(output == case["expected"])
 
 
-def test_twig_corpus_pass_rate(corpora_dir: Path, engine: TemplateEngine) -> None:
-    cases = [
-        json.loads(line) for line in (corpora_dir / "twig-dev.jsonl").read_text("utf-8").splitlines() if line
-    ]
+def test_twig_corpus_pass_rate(engine: TemplateEngine) -> None:
+    cases = load_jsonl("twig-dev.jsonl")
     assert len(cases) >= 400
     failures = []
     for case in cases:
@@ -42,10 +40,8 @@ def test_twig_corpus_pass_rate(corpora_dir: Path, engine: TemplateEngine) -> Non
     assert rate >= REQUIRED_PASS_RATE, "\n".join(failures)
 
 
-def test_crm_cases_in_three_languages_all_pass(corpora_dir: Path, engine: TemplateEngine) -> None:
-    cases = [
-        json.loads(line) for line in (corpora_dir / "twig-dev.jsonl").read_text("utf-8").splitlines() if line
-    ]
+def test_crm_cases_in_three_languages_all_pass(engine: TemplateEngine) -> None:
+    cases = load_jsonl("twig-dev.jsonl")
     crm = [case for case in cases if case["id"].startswith("crm.")]
     languages = {case["id"].split(".")[1] for case in crm}
     assert {"ru", "en", "zh"} <= languages
