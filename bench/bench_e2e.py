@@ -204,14 +204,18 @@ def run_round() -> Round:
     )
 
 
+def _reference() -> float:
+    return reference_rate(messages=max(COUNT, 5000), sessions=4)
+
+
 def main() -> None:
     # The reference before the first round and after each: a round is compared with the mean of the
     # two around it, so a host that slows down or speeds up during the scenario moves both alike.
-    references = [reference_rate(messages=max(COUNT, 5000), sessions=4)]
+    references = [_reference()]
     rounds: list[Round] = []
     for _ in range(ROUNDS):
         result = run_round()
-        references.append(reference_rate(messages=max(COUNT, 5000), sessions=4))
+        references.append(_reference())
         result.reference_msgs_per_s = round((references[-2] + references[-1]) / 2, 1)
         rounds.append(result)
     median = sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]
