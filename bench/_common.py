@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 from tests.support.postfix_tools import smtp_source, start_smtp_sink  # noqa: E402
 
 __all__ = [
+    "MESSAGE_SIZE",
     "QUICK",
     "WorkerProcesses",
     "cpu_seconds",
