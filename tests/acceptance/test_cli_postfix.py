@@ -58,9 +58,17 @@ def test_idempotency_key_sends_once(cli: Cli, postfix: PostfixServer) -> None:
     first, second = cli(*args), cli(*args)
     assert first.code == second.code == 0
     assert first.json["id"] == second.json["id"] and second.json["status"] == "sent"
+    # The same key for a different e-mail is refused: usage error, nothing queued or sent.
+    changed = list(args)
+    changed[changed.index("only once")] = "a different text"
+    refused = cli(*changed)
+    assert refused.code == 2, refused.stdout + refused.stderr
+    error = refused.json["error"]
+    assert error["code"] == "idempotency_key_reused" and error["message_id"] == first.json["id"]
     assert len(postfix.wait_for_messages(to, 1)) == 1
     shown = cli("outbox", "show", first.json["id"], "--json")
     assert len(shown.json["attempts"]) == 1
+    assert cli("outbox", "list", "--json").json["messages"][0]["id"] == first.json["id"]
 
 
 def test_wrong_password_fails_with_auth_failed_and_the_servers_evidence(

@@ -151,6 +151,27 @@ def test_unconfirmed_manager_gets_the_product_error_and_the_way_to_confirm(card:
     assert card.container.outbox.counts().get("queued", 0) == 0
 
 
+def test_the_same_key_for_a_different_email_is_refused_and_only_the_first_is_sent(card: Card) -> None:
+    card.confirm_self("olga", card.olga.id)
+    path = f"/api/customers/{card.customer_id}/emails"
+    first = card.as_("olga").post(path, json=FREE_TEXT, headers={"Idempotency-Key": "order-7"})
+    assert first.status_code == 202, first.text
+    changed = {**FREE_TEXT, "subject": "{{ customer.firstName }}, заказ отменён"}
+    refused = card.as_("olga").post(path, json=changed, headers={"Idempotency-Key": "order-7"})
+    assert refused.status_code == 422, refused.text
+    error = refused.json()
+    assert error["code"] == "idempotency_key_reused"
+    assert "already used for a different e-mail" in error["message"] and error["hint"]
+    assert error["message_id"] == first.json()["message_id"]
+    # Repeating the first request unchanged still returns its message.
+    again = card.as_("olga").post(path, json=FREE_TEXT, headers={"Idempotency-Key": "order-7"})
+    assert again.status_code == 202 and again.json()["message_id"] == first.json()["message_id"]
+
+    card.deliver()
+    subjects = [m["Subject"] for m in card.inbox() if m["To"] and "anna@example.ru" in m["To"]]
+    assert subjects == ["Анна, ваш заказ готов"]
+
+
 def test_confirmation_by_code_then_send_lands_in_the_inbox_with_hidden_preheader(card: Card) -> None:
     card.confirm_self("olga", card.olga.id)
     assert card.as_("olga").get("/api/me").json()["sender_confirmed"] is True

@@ -12,9 +12,10 @@ import pytest
 
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
-from mailcard.errors import ConflictError, NotFoundError
+from mailcard.errors import ConflictError, InputError, NotFoundError
 from mailcard.outbox import Attempt, MessageStatus, NewMessage, OutboxStore, Settlement
 from mailcard.outbox.memory import InMemoryOutboxStore
+from mailcard.outbox.model import request_fingerprint
 from mailcard.outbox.sql import SqlOutboxStore
 
 if TYPE_CHECKING:
@@ -87,6 +88,29 @@ def test_same_idempotency_key_returns_the_existing_message(store: OutboxStore) -
     kept, added = store.get(ids[0], with_data=True), store.get(ids[1], with_data=True)
     assert kept is not None and kept.data == message(1).data
     assert added is not None and added.data == message(4).data
+
+
+def test_a_key_used_again_for_a_different_request_is_refused(store: OutboxStore) -> None:
+    asked = request_fingerprint({"to": "anna@example.com", "subject": "Your order"})
+    first = store.enqueue(replace(message(1, key="card-1"), request_fingerprint=asked), now=T0)
+    # The same request again (its bytes differ: a new Message-ID and Date) returns the first message.
+    again = store.enqueue(replace(message(2, key="card-1"), request_fingerprint=asked), now=T0)
+    assert not again.created and again.message.id == first.message.id
+    other = request_fingerprint({"to": "anna@example.com", "subject": "Your refund"})
+    with pytest.raises(InputError) as refused:
+        store.enqueue(replace(message(3, key="card-1"), request_fingerprint=other), now=T0)
+    assert refused.value.code == "idempotency_key_reused"
+    assert refused.value.http_status == 422
+    assert refused.value.details["message_id"] == first.message.id
+    # Nothing of the refused request was stored, and the first message is untouched.
+    assert store.counts()["queued"] == 1
+    kept = store.get(first.message.id, with_data=True)
+    assert kept is not None and kept.data == message(1).data
+    # A side without a fingerprint is not compared (rows stored before fingerprints, flow runs).
+    assert store.enqueue(message(4, key="card-1"), now=T0).message.id == first.message.id
+    unchecked = store.enqueue(message(5, key="flow-1"), now=T0)
+    later = store.enqueue(replace(message(6, key="flow-1"), request_fingerprint=other), now=T0)
+    assert later.message.id == unchecked.message.id and not later.created
 
 
 def test_claim_leases_each_message_to_one_worker(store: OutboxStore) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from mailcard.errors import (
     NotFoundError,
 )
 from mailcard.identity import Principal, UserStore
+from mailcard.outbox.model import request_fingerprint
 from mailcard.outbox.sql import SqlOutboxStore
 from mailcard.rendering import TemplateEngine
 from mailcard.senders.account_match import sender_account_warning
@@ -267,11 +268,15 @@ class CardService:
     ) -> CardSent:
         """Store the e-mail durably in the outbox (the worker delivers it); warnings come back."""
         key = f"card:{principal.user_id}:{idempotency_key}" if idempotency_key else None
+        # What this user asked for under the key: the same key for another e-mail is refused.
+        fingerprint = request_fingerprint({"customer_id": customer_id, **asdict(email)}) if key else None
         # Every read in one transaction; the write (below) in another, after the composing.
         with reading(self._engine) as conn:
             customer = self.customer(principal, customer_id, conn=conn)
             choice = self._resolve(principal, customer, email, conn)
-            draft = self._draft(customer, email, choice, idempotency_key=key, conn=conn)
+            draft = self._draft(
+                customer, email, choice, idempotency_key=key, request_fingerprint=fingerprint, conn=conn
+            )
         prepared = self._composer.prepare(draft.request)
         warnings = tuple(draft.extra_findings) + prepared.findings
         now = datetime.now(UTC)
@@ -352,6 +357,7 @@ class CardService:
         choice: SenderChoice,
         *,
         idempotency_key: str | None,
+        request_fingerprint: str | None = None,
         conn: Connection,
     ) -> _Draft:
         if not customer.email:
@@ -373,6 +379,7 @@ class CardService:
             text=text,
             context=self._context(customer, email.data, choice, conn),
             idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
             smtp_account_id=account.id if account else None,
             customer_id=str(customer.id),
         )

@@ -69,7 +69,9 @@ def register(app: typer.Typer) -> None:
         ),
         ca_file: str | None = typer.Option(None, "--ca-file", help="CA bundle to verify the SMTP server."),
         idempotency_key: str | None = typer.Option(
-            None, "--idempotency-key", help="Sending again with the same key returns the first message."
+            None,
+            "--idempotency-key",
+            help="Sending the same e-mail again with the same key returns the first message; a different e-mail is refused.",
         ),
         no_wait: bool = typer.Option(False, "--no-wait", help="Only queue it; a running worker delivers it."),
         as_json: bool = JsonOption,
@@ -83,7 +85,24 @@ def register(app: typer.Typer) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             usage_error(f"Cannot read the body file: {exc}", as_json=as_json)
         from mailcard.compose import EmailRequest
+        from mailcard.outbox.model import request_fingerprint
 
+        # The e-mail asked for under the key (the SMTP route is not part of it, and a URL may hold a
+        # password): the same key again for a different e-mail is refused.
+        fingerprint = (
+            request_fingerprint(
+                {
+                    "to": to,
+                    "from": sender,
+                    "subject": subject,
+                    "text": text,
+                    "html": html,
+                    "preheader": preheader,
+                }
+            )
+            if idempotency_key
+            else None
+        )
         with handled(as_json=as_json), container() as mailcard:
             account_id = resolve_account_id(mailcard, smtp, smtp_password_env, ca_file)
             submission = mailcard.composer().submit(
@@ -95,6 +114,7 @@ def register(app: typer.Typer) -> None:
                     html=html,
                     preheader=preheader,
                     idempotency_key=idempotency_key,
+                    request_fingerprint=fingerprint,
                     smtp_account_id=account_id,
                 )
             )

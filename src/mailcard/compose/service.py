@@ -42,6 +42,9 @@ class EmailRequest:
     context: Mapping[str, Any] | None = None
     timezone: str = "UTC"
     idempotency_key: str | None = None
+    # The hash of the caller's own request (outbox.model.request_fingerprint), checked when the key
+    # is known; a caller whose keys come from its own state (a flow run) leaves it out.
+    request_fingerprint: str | None = None
     smtp_account_id: int | None = None
     customer_id: str | None = None
     flow_run_id: str | None = None
@@ -226,6 +229,7 @@ def new_message(request: EmailRequest, prepared: PreparedEmail) -> NewMessage:
         subject=prepared.subject,
         smtputf8=built.smtputf8,
         idempotency_key=request.idempotency_key,
+        request_fingerprint=request.request_fingerprint,
         smtp_account_id=request.smtp_account_id,
         customer_id=request.customer_id,
         flow_run_id=request.flow_run_id,

@@ -20,6 +20,7 @@ from mailcard.outbox.model import (
     Settlement,
     check_cancel,
     check_requeue,
+    check_same_request,
     message_not_found,
     new_message_id,
 )
@@ -32,12 +33,14 @@ class InMemoryOutboxStore:
         self._lock = threading.Lock()
         self._messages: dict[str, OutboxMessage] = {}
         self._by_key: dict[str, str] = {}
+        self._fingerprints: dict[str, str | None] = {}  # by message id
         self._attempts: dict[str, list[Attempt]] = {}
 
     def enqueue(self, message: NewMessage, *, now: datetime) -> EnqueueResult:
         with self._lock:
             known = self._by_key.get(message.idempotency_key or "")
             if known is not None:
+                check_same_request(self._fingerprints[known], message.request_fingerprint, known)
                 return EnqueueResult(message=self._without_data(known), created=False)
             stored = self._store(message, now)
         return EnqueueResult(message=replace(stored, data=None), created=True)
@@ -79,6 +82,7 @@ class InMemoryOutboxStore:
             retry_base_seconds=message.retry_base_seconds,
         )
         self._messages[stored.id] = stored
+        self._fingerprints[stored.id] = message.request_fingerprint
         if message.idempotency_key is not None:
             self._by_key[message.idempotency_key] = stored.id
         return stored

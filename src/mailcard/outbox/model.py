@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from mailcard.errors import ConflictError, NotFoundError
+from mailcard.errors import ConflictError, InputError, NotFoundError
 from mailcard.tokens import token_bytes
 
 
@@ -67,6 +70,10 @@ class NewMessage:
     subject: str = ""
     smtputf8: bool = False
     idempotency_key: str | None = None
+    # What the caller asked for under ``idempotency_key`` (a hash of its request, see
+    # :func:`request_fingerprint`): the key used again for a different request is refused, where
+    # returning the first message would silently drop the new one. None: not checked.
+    request_fingerprint: str | None = None
     smtp_account_id: int | None = None
     customer_id: str | None = None
     flow_run_id: str | None = None
@@ -176,6 +183,27 @@ def check_cancel(message: OutboxMessage) -> None:
         raise ConflictError(
             f"Message {message.id} is {message.status.value} and can no longer be cancelled.",
             code="message_not_cancellable",
+        )
+
+
+def request_fingerprint(request: Mapping[str, Any]) -> str:
+    """A stable hash of a caller's request (JSON-like values), stored beside its idempotency key."""
+    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_same_request(stored: str | None, given: str | None, message_id: str) -> None:
+    """A known idempotency key returns its message only for the request it was first used with.
+
+    As the IETF's Idempotency-Key draft asks: a key reused for a different request is a client's
+    mistake (422), not a repeat. A side without a fingerprint (a row stored before fingerprints, or
+    a caller that does not give one) is not compared."""
+    if stored is not None and given is not None and stored != given:
+        raise InputError(
+            "This idempotency key was already used for a different e-mail, so this one was not sent.",
+            code="idempotency_key_reused",
+            hint="Use a new key for a new e-mail; repeat a request with the same key only to retry it unchanged.",
+            details={"message_id": message_id},
         )
 
 

@@ -42,6 +42,7 @@ from mailcard.outbox.model import (
     Settlement,
     check_cancel,
     check_requeue,
+    check_same_request,
     message_not_found,
     new_message_id,
 )
@@ -111,9 +112,12 @@ class SqlOutboxStore:
             else:
                 stored_id = row["id"]
                 if message.idempotency_key is not None:
-                    stored_id = conn.execute(
-                        select(_T.c.id).where(_T.c.idempotency_key == message.idempotency_key)
-                    ).scalar_one()
+                    stored_id, fingerprint = conn.execute(
+                        select(_T.c.id, _T.c.request_fingerprint).where(
+                            _T.c.idempotency_key == message.idempotency_key
+                        )
+                    ).one()
+                    check_same_request(fingerprint, message.request_fingerprint, stored_id)
                 stored = _to_message(
                     conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == stored_id)).one()._mapping
                 )
@@ -548,6 +552,7 @@ def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
     return {
         "id": new_message_id(),
         "idempotency_key": message.idempotency_key,
+        "request_fingerprint": message.request_fingerprint,
         "status": MessageStatus.QUEUED.value,
         "smtp_account_id": message.smtp_account_id,
         "envelope_from": message.envelope_from,
@@ -567,10 +572,10 @@ def _new_row(message: NewMessage, now: datetime) -> dict[str, Any]:
 
 
 _SQLITE_INSERT = (
-    "INSERT INTO outbox_messages (id, idempotency_key, status, smtp_account_id, envelope_from, envelope_to, "
-    "smtputf8, message_id, subject, customer_id, flow_run_id, attempt_count, retry_max_attempts, "
-    "retry_base_seconds, next_attempt_at, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) "
+    "INSERT INTO outbox_messages (id, idempotency_key, request_fingerprint, status, smtp_account_id, "
+    "envelope_from, envelope_to, smtputf8, message_id, subject, customer_id, flow_run_id, attempt_count, "
+    "retry_max_attempts, retry_base_seconds, next_attempt_at, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) "
     "ON CONFLICT (idempotency_key) DO NOTHING"
 )
 _SQLITE_INSERT_BODY = "INSERT INTO outbox_bodies (message_id, data) VALUES (?, ?)"
@@ -594,6 +599,7 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], bodies: list[byte
             (
                 r["id"],
                 r["idempotency_key"],
+                r["request_fingerprint"],
                 r["status"],
                 r["smtp_account_id"],
                 r["envelope_from"],

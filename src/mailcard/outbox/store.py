@@ -23,11 +23,14 @@ from mailcard.outbox.model import (
 
 class OutboxStore(Protocol):
     def enqueue(self, message: NewMessage, *, now: datetime) -> EnqueueResult:
-        """Store durably (committed when this returns). A known idempotency key returns the existing message."""
+        """Store durably (committed when this returns). A known idempotency key returns the existing
+        message, or raises ``InputError`` (``idempotency_key_reused``) when both carry a request
+        fingerprint and they differ."""
         ...
 
     def enqueue_many(self, messages: Sequence[NewMessage], *, now: datetime) -> list[str]:
-        """Store a batch in one transaction; returns the ids in order (existing ids for known keys)."""
+        """Store a batch in one transaction; returns the ids in order (existing ids for known keys,
+        whose fingerprints are not compared: a bulk caller makes its keys itself)."""
         ...
 
     def claim(
