@@ -104,6 +104,34 @@ def test_a_row_failing_half_way_leaves_nothing_behind(admin: TestClient) -> None
     assert set(_by_email(admin)) == {"vera@example.ru"}
 
 
+def test_an_unclosed_quote_refuses_the_file_instead_of_swallowing_the_rows_after_it(
+    admin: TestClient,
+) -> None:
+    unclosed = _csv(
+        'email,first_name,custom.city\nanna@example.ru,Анна,"Москва\nboris@example.ru,Борис,Тверь\n'
+        "vera@example.ru,Вера,Казань\n"
+    )
+    refused = admin.post("/api/customers/import", content=unclosed, headers=CSV)
+    assert refused.status_code == 422
+    error = refused.json()
+    assert error["code"] == "import_bad_csv" and error["row"] == 2
+    assert "never closed" in error["message"] and '""' in error["hint"]
+    assert _by_email(admin) == {}
+    # Quoted values over several lines, and a stray quote inside a value, still import.
+    fine = _csv(
+        'email,first_name,custom.city\nanna@example.ru,Анна,"Москва,\nул. Тверская"\n'
+        'boris@example.ru,Борис "Боря",Тверь\nvera@example.ru,Вера,"Казань ""центр"""\n'
+        'gleb@example.ru,Глеб,"Самара" центр\n'
+    )
+    result = admin.post("/api/customers/import", content=fine, headers=CSV).json()
+    assert (result["created"], result["errors"]) == (4, [])
+    customers = _by_email(admin)
+    assert customers["anna@example.ru"]["custom_fields"] == {"city": "Москва,\r\nул. Тверская"}
+    assert customers["boris@example.ru"]["first_name"] == 'Борис "Боря"'
+    assert customers["vera@example.ru"]["custom_fields"] == {"city": 'Казань "центр"'}
+    assert customers["gleb@example.ru"]["custom_fields"] == {"city": "Самара центр"}
+
+
 def test_unreadable_uploads_are_refused_whole_with_a_reason(admin: TestClient) -> None:
     unknown_column = _csv("email,fist_name\na@example.ru,Анна\n")
     refused = admin.post("/api/customers/import", content=unknown_column, headers=CSV)

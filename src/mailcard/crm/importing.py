@@ -273,7 +273,9 @@ def _csv_rows(
     text = decode_text(data)
     if "\x00" in text:
         raise InputError("The file contains NUL characters; it is not a CSV file.", code="import_bad_csv")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
+    delimiter = _delimiter(text.split("\n", 1)[0])
+    _check_quotes_close(text, delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     parsed = ParsedRows()
     try:
         header_cells = next(reader, None)
@@ -301,6 +303,30 @@ def _csv_rows(
             f"The CSV cannot be read near line {reader.line_num}: {error}", code="import_bad_csv"
         ) from None
     return parsed
+
+
+def _check_quotes_close(text: str, delimiter: str) -> None:
+    """Refuse a file in which a quoted value is never closed.
+
+    The lenient reader the import uses (a stray quote inside a value is kept as text, as
+    spreadsheets do) reads an unclosed quote to the end of the file: every row after it would
+    become part of one value and be lost without an error. A strict pass finds that case; its
+    other complaints are left to the lenient reader, which accepts them as before."""
+    strict = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    records = 0
+    try:
+        for _ in strict:
+            records += 1
+    except csv.Error as error:
+        if "unexpected end of data" not in str(error):
+            return
+        raise InputError(
+            f"A quoted value that starts in row {records + 1} is never closed, so the rows after it "
+            "cannot be told apart.",
+            code="import_bad_csv",
+            hint='Close the quote, or write a quote inside a value twice ("").',
+            details={"row": records + 1},
+        ) from None
 
 
 def _row(cells: Mapping[str, str], list_columns: Collection[str]) -> dict[str, Any]:
