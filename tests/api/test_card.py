@@ -206,7 +206,12 @@ def test_confirmation_by_code_then_send_lands_in_the_inbox_with_hidden_preheader
     assert item["status"] == "sent" and item["from_kind"] == "manager"
     assert item["attempts"][0]["outcome"] == "sent" and item["attempts"][0]["smtp_code"] == 250
     status = card.as_("olga").get(f"/api/messages/{body['message_id']}").json()
-    assert status["status"] == "sent"
+    # The latest outcome on the message itself, under the names the schema documents.
+    for shown in (item, status):
+        assert shown["status"] == "sent" and shown["smtp_code"] == 250 and shown["settled_at"]
+        assert not {"last_reason", "last_smtp_code", "last_error"} & set(shown)
+    schema = card.as_("olga").get("/openapi.json").json()["components"]["schemas"]["MessageOut"]
+    assert {"reason", "smtp_code", "error"} <= set(schema["properties"])
 
 
 def test_a_wrong_code_is_refused_and_a_resent_code_replaces_the_old_one(card: Card) -> None:

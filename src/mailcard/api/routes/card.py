@@ -106,15 +106,22 @@ class AttemptOut(BaseModel):
 
 
 class MessageOut(BaseModel):
+    """A message as the outbox reports it (``OutboxMessage.to_dict``, as ``mailcard outbox show``
+    prints it): the latest attempt's outcome under ``reason``, ``smtp_code``, ``enhanced_code`` and
+    ``error``, then every attempt. The card's own fields (``from_kind``, ``warnings``, ...) pass through."""
+
     model_config = ConfigDict(extra="allow")
 
     id: str
     status: str
     subject: str
     attempt_count: int
-    last_reason: str | None = None
-    last_smtp_code: int | None = None
-    last_error: str | None = None
+    reason: str | None = None
+    smtp_code: int | None = None
+    enhanced_code: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    settled_at: str | None = None
     attempts: list[AttemptOut]
 
 
