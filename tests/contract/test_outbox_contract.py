@@ -12,10 +12,10 @@ import pytest
 
 from mailcard.db.engine import create_db_engine
 from mailcard.db.migrate import upgrade
+from mailcard.digests import json_digest
 from mailcard.errors import ConflictError, InputError, NotFoundError
 from mailcard.outbox import Attempt, MessageStatus, NewMessage, OutboxStore, Settlement
 from mailcard.outbox.memory import InMemoryOutboxStore
-from mailcard.outbox.model import request_fingerprint
 from mailcard.outbox.sql import SqlOutboxStore
 
 if TYPE_CHECKING:
@@ -91,12 +91,12 @@ def test_same_idempotency_key_returns_the_existing_message(store: OutboxStore) -
 
 
 def test_a_key_used_again_for_a_different_request_is_refused(store: OutboxStore) -> None:
-    asked = request_fingerprint({"to": "anna@example.com", "subject": "Your order"})
+    asked = json_digest({"to": "anna@example.com", "subject": "Your order"})
     first = store.enqueue(replace(message(1, key="card-1"), request_fingerprint=asked), now=T0)
     # The same request again (its bytes differ: a new Message-ID and Date) returns the first message.
     again = store.enqueue(replace(message(2, key="card-1"), request_fingerprint=asked), now=T0)
     assert not again.created and again.message.id == first.message.id
-    other = request_fingerprint({"to": "anna@example.com", "subject": "Your refund"})
+    other = json_digest({"to": "anna@example.com", "subject": "Your refund"})
     with pytest.raises(InputError) as refused:
         store.enqueue(replace(message(3, key="card-1"), request_fingerprint=other), now=T0)
     assert refused.value.code == "idempotency_key_reused"

@@ -17,6 +17,7 @@ from mailcard.content.preview import preview_document
 from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.schema import customer_emails
+from mailcard.digests import json_digest
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import (
     ContentBlockedError,
@@ -25,7 +26,6 @@ from mailcard.errors import (
     NotFoundError,
 )
 from mailcard.identity import Principal, UserStore
-from mailcard.outbox.model import request_fingerprint
 from mailcard.outbox.sql import SqlOutboxStore
 from mailcard.rendering import TemplateEngine
 from mailcard.senders.account_match import sender_account_warning
@@ -269,7 +269,7 @@ class CardService:
         """Store the e-mail durably in the outbox (the worker delivers it); warnings come back."""
         key = f"card:{principal.user_id}:{idempotency_key}" if idempotency_key else None
         # What this user asked for under the key: the same key for another e-mail is refused.
-        fingerprint = request_fingerprint({"customer_id": customer_id, **asdict(email)}) if key else None
+        fingerprint = json_digest({"customer_id": customer_id, **asdict(email)}) if key else None
         # Every read in one transaction; the write (below) in another, after the composing.
         with reading(self._engine) as conn:
             customer = self.customer(principal, customer_id, conn=conn)

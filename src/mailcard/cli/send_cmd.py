@@ -85,12 +85,12 @@ def register(app: typer.Typer) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             usage_error(f"Cannot read the body file: {exc}", as_json=as_json)
         from mailcard.compose import EmailRequest
-        from mailcard.outbox.model import request_fingerprint
+        from mailcard.digests import json_digest
 
         # The e-mail asked for under the key (the SMTP route is not part of it, and a URL may hold a
         # password): the same key again for a different e-mail is refused.
         fingerprint = (
-            request_fingerprint(
+            json_digest(
                 {
                     "to": to,
                     "from": sender,

@@ -42,7 +42,7 @@ class EmailRequest:
     context: Mapping[str, Any] | None = None
     timezone: str = "UTC"
     idempotency_key: str | None = None
-    # The hash of the caller's own request (outbox.model.request_fingerprint), checked when the key
+    # The digest of the caller's own request (mailcard.digests.json_digest), checked when the key
     # is known; a caller whose keys come from its own state (a flow run) leaves it out.
     request_fingerprint: str | None = None
     smtp_account_id: int | None = None

@@ -99,7 +99,7 @@ outbox_messages = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("idempotency_key", String(255), unique=True),
-    # A hash of the request first made with idempotency_key (outbox.model.request_fingerprint).
+    # A hash of the request first made with idempotency_key (mailcard.digests.json_digest).
     Column("request_fingerprint", String(64)),
     # queued | sending | retry | sent | failed | cancelled
     Column("status", String(16), nullable=False),

@@ -11,7 +11,6 @@ names avoid bare ``true``/``false``/``on`` keys, which YAML 1.1 reads as boolean
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -229,9 +228,6 @@ class FlowDefinition(_Strict):
     def stored_form(self) -> dict[str, Any]:
         """The JSON kept in the database and compared between versions (``from``, not ``sender``)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-    def digest_source(self) -> str:
-        return json.dumps(self.stored_form(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def edges_of(block: Any) -> dict[str, str | None]:

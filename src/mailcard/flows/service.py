@@ -8,12 +8,12 @@ encrypted accounts and stores the definition as a new version when it changed.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mailcard.digests import json_digest
 from mailcard.errors import FlowInvalidError
 from mailcard.flows.check import FlowChecker, probe_flow
 from mailcard.flows.findings import FlowFinding, blocking
@@ -118,7 +118,7 @@ class FlowService:
             name=sealed.name,
             trigger_event=sealed.trigger.event,
             definition=sealed.stored_form(),
-            digest=hashlib.sha256(sealed.digest_source().encode("utf-8")).hexdigest(),
+            digest=json_digest(sealed.stored_form()),
             findings=[f.to_dict() for f in checked.findings],
             user_id=user_id,
             now=self._clock(),

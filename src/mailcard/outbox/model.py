@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -70,8 +67,8 @@ class NewMessage:
     subject: str = ""
     smtputf8: bool = False
     idempotency_key: str | None = None
-    # What the caller asked for under ``idempotency_key`` (a hash of its request, see
-    # :func:`request_fingerprint`): the key used again for a different request is refused, where
+    # What the caller asked for under ``idempotency_key`` (:func:`mailcard.digests.json_digest` of
+    # its request): the key used again for a different request is refused, where
     # returning the first message would silently drop the new one. None: not checked.
     request_fingerprint: str | None = None
     smtp_account_id: int | None = None
@@ -184,12 +181,6 @@ def check_cancel(message: OutboxMessage) -> None:
             f"Message {message.id} is {message.status.value} and can no longer be cancelled.",
             code="message_not_cancellable",
         )
-
-
-def request_fingerprint(request: Mapping[str, Any]) -> str:
-    """A stable hash of a caller's request (JSON-like values), stored beside its idempotency key."""
-    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def check_same_request(stored: str | None, given: str | None, message_id: str) -> None:
