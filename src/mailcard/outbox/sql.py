@@ -110,17 +110,11 @@ class SqlOutboxStore:
                     also(conn, row["id"])
                 stored = _just_inserted(row)
             else:
-                stored_id = row["id"]
-                if message.idempotency_key is not None:
-                    stored_id, fingerprint = conn.execute(
-                        select(_T.c.id, _T.c.request_fingerprint).where(
-                            _T.c.idempotency_key == message.idempotency_key
-                        )
-                    ).one()
-                    check_same_request(fingerprint, message.request_fingerprint, stored_id)
-                stored = _to_message(
-                    conn.execute(select(*_SUMMARY_COLUMNS).where(_T.c.id == stored_id)).one()._mapping
-                )
+                # Skipped only for a known idempotency key: the message stored under it, read once.
+                by_key = select(*_SUMMARY_COLUMNS).where(_T.c.idempotency_key == message.idempotency_key)
+                known = conn.execute(by_key).one()._mapping
+                check_same_request(known["request_fingerprint"], message.request_fingerprint, known["id"])
+                stored = _to_message(known)
         if inserted:
             self._enqueued()
         return EnqueueResult(message=stored, created=inserted)
