@@ -117,6 +117,15 @@ def test_an_unclosed_quote_refuses_the_file_instead_of_swallowing_the_rows_after
     assert error["code"] == "import_bad_csv" and error["row"] == 2
     assert "never closed" in error["message"] and '""' in error["hint"]
     assert _by_email(admin) == {}
+    # Also when a row before it has a quote that only the lenient reader accepts.
+    stray_then_unclosed = _csv(
+        'email,first_name,custom.city\nanna@example.ru,Анна,"Москва" центр\n'
+        'boris@example.ru,Борис,"Тверь\nvera@example.ru,Вера,Казань\n'
+    )
+    refused = admin.post("/api/customers/import", content=stray_then_unclosed, headers=CSV)
+    assert refused.status_code == 422
+    assert (refused.json()["code"], refused.json()["row"]) == ("import_bad_csv", 3)
+    assert _by_email(admin) == {}
     # Quoted values over several lines, and a stray quote inside a value, still import.
     fine = _csv(
         'email,first_name,custom.city\nanna@example.ru,Анна,"Москва,\nул. Тверская"\n'

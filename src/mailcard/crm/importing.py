@@ -311,22 +311,25 @@ def _check_quotes_close(text: str, delimiter: str) -> None:
     The lenient reader the import uses (a stray quote inside a value is kept as text, as
     spreadsheets do) reads an unclosed quote to the end of the file: every row after it would
     become part of one value and be lost without an error. A strict pass finds that case; its
-    other complaints are left to the lenient reader, which accepts them as before."""
+    other complaints are left to the lenient reader, which accepts them as before, so the pass
+    goes on after them (the strict reader resumes at the next line) to the end of the file."""
     strict = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records = 0
-    try:
-        for _ in strict:
-            records += 1
-    except csv.Error as error:
-        if "unexpected end of data" not in str(error):
+    while True:
+        try:
+            next(strict)
+        except StopIteration:
             return
-        raise InputError(
-            f"A quoted value that starts in row {records + 1} is never closed, so the rows after it "
-            "cannot be told apart.",
-            code="import_bad_csv",
-            hint='Close the quote, or write a quote inside a value twice ("").',
-            details={"row": records + 1},
-        ) from None
+        except csv.Error as error:
+            if "unexpected end of data" in str(error):
+                raise InputError(
+                    f"A quoted value that starts in row {records + 1} is never closed, so the rows "
+                    "after it cannot be told apart.",
+                    code="import_bad_csv",
+                    hint='Close the quote, or write a quote inside a value twice ("").',
+                    details={"row": records + 1},
+                ) from None
+        records += 1
 
 
 def _row(cells: Mapping[str, str], list_columns: Collection[str]) -> dict[str, Any]:
