@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mailcard.card import CardService
     from mailcard.compose import Composer
     from mailcard.flows import FlowEngine, FlowRunner, FlowService
+    from mailcard.mailings import MailingRunner, MailingService
     from mailcard.rendering import TemplateEngine
     from mailcard.senders.addresses import SenderAddressStore
     from mailcard.senders.choices import SenderChoices
@@ -182,6 +183,29 @@ class Container:
             self.flow_engine(),
             poll_seconds=self.settings.worker_poll_seconds,
             batch_size=self.settings.worker_batch_size,
+        )
+
+    def mailings(self) -> MailingService:
+        from mailcard.flows.customers import customer_context
+        from mailcard.mailings import MailingService, SqlMailingStore
+
+        return MailingService(
+            SqlMailingStore(self.engine),
+            self.composer(),
+            self.accounts,
+            lambda customer_id: customer_context(self.customers, customer_id),
+        )
+
+    def mailing_runner(self) -> MailingRunner:
+        """Composes mailings; runs beside the delivery worker in ``mailcard run`` and ``mailcard worker``."""
+        from mailcard.mailings import MailingRunner, SqlMailingStore
+
+        return MailingRunner(
+            SqlMailingStore(self.engine),
+            self.composer(),
+            self.outbox,
+            lease_seconds=self.settings.lease_seconds,
+            poll_seconds=self.settings.worker_poll_seconds,
         )
 
     def with_default_ca(self, settings: SmtpSettings) -> SmtpSettings:

@@ -100,6 +100,10 @@ POLICY: dict[str, tuple[int, int, int, int, int]] = {
     "confirm: wrong code, another user":                (422,   403,   403,   403,      401),
     "confirm: wrong code, store":                       (422,   403,   403,   403,      401),
     "confirm: wrong code, additional address":          (422,   403,   403,   403,      401),
+    "mailings: create":                                 (201,   403,   403,   403,      401),
+    "mailings: list":                                   (200,   403,   403,   403,      401),
+    "mailings: read":                                   (200,   403,   403,   403,      401),
+    "mailings: recipients":                             (200,   403,   403,   403,      401),
     "confirm: link page (public)":                      (200,   200,   200,   200,      200),
     "confirm: link with a bad token (public)":          (400,   400,   400,   400,      400),
 }
@@ -267,6 +271,25 @@ def _fresh_customer(cell: Cell) -> int:
     return cell.world.new_customer(cell.ownership, email=f"tmp{cell.serial}@example.com")
 
 
+def _mailing(cell: Cell) -> dict[str, Any]:
+    return {
+        "name": f"Mailing {cell.serial}",
+        "from": "Магазин <shop@shop.example.com>",
+        "subject": "{{ customer.firstName }}, скидки недели",
+        "html": "<p>Здравствуйте, {{ customer.firstName }}!</p>",
+        "recipients": [{"customer_id": cell.world.customers["own"]}, {"to": f"m{cell.serial}@example.com"}],
+    }
+
+
+def _fresh_mailing(cell: Cell) -> str:
+    """A mailing made by the admin (every role reads the same one)."""
+    response = TestClient(create_app(cell.world.container)).post(
+        "/api/mailings", json=_mailing(cell), headers=cell.world.headers("admin")
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 def _card_email(kind: str, suffix: str) -> Callable[[Cell], Call]:
     """POST /api/customers/{id}/emails{suffix} with From ``kind``."""
 
@@ -376,6 +399,10 @@ REQUESTS: dict[str, Callable[[Cell], Call]] = {
     "confirm: wrong code, additional address": lambda c: Call(
         "POST", "/api/senders/confirmations/code", {"kind": "address", "id": c.world.address_id, "code": "x"}
     ),
+    "mailings: create": lambda c: Call("POST", "/api/mailings", _mailing(c)),
+    "mailings: list": lambda c: Call("GET", "/api/mailings"),
+    "mailings: read": lambda c: Call("GET", f"/api/mailings/{_fresh_mailing(c)}"),
+    "mailings: recipients": lambda c: Call("GET", f"/api/mailings/{_fresh_mailing(c)}/recipients"),
     "confirm: link page (public)": lambda c: Call("GET", "/api/senders/confirm?token=mcc_not-a-token"),
     "confirm: link with a bad token (public)": lambda c: Call(
         "POST", "/api/senders/confirm", data={"token": "mcc_not-a-token"}

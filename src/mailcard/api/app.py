@@ -46,6 +46,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "flows",
     "events",
     "tasks",
+    "mailings",
 )
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -77,6 +78,7 @@ def create_app(container: Container, services: Services = Services(worker=False)
         inbox: DevInbox | None = None
         worker_task: asyncio.Task[None] | None = None
         runner_task: asyncio.Task[None] | None = None
+        mailing_task: asyncio.Task[None] | None = None
         if services.devinbox:
             inbox = DevInbox(container.devinbox, port=container.settings.devinbox_port)
             await inbox.start()
@@ -88,6 +90,8 @@ def create_app(container: Container, services: Services = Services(worker=False)
             stop_waking = container.outbox.on_enqueue(worker.wake)
             # Flow runs advance beside delivery: a send_email block waits for the row the worker settles.
             runner_task = asyncio.create_task(container.flow_runner().run(stop))
+            # Mailings are composed on this loop in slices, between requests and deliveries.
+            mailing_task = asyncio.create_task(container.mailing_runner().run(stop))
         app.state.devinbox = inbox
         try:
             yield
@@ -97,6 +101,8 @@ def create_app(container: Container, services: Services = Services(worker=False)
             stop.set()
             if runner_task is not None:
                 await runner_task
+            if mailing_task is not None:
+                await mailing_task
             if worker_task is not None:
                 await worker_task
                 await worker.aclose()

@@ -55,7 +55,11 @@ def register(app: typer.Typer) -> None:
         with handled(as_json=False), container() as mailcard:
             _configure_logging(mailcard.settings.log_level)
             overrides: dict[str, Any] = {"concurrency": concurrency} if concurrency else {}
-            eventloop.run(_run_worker(mailcard.worker(**overrides), mailcard.flow_runner()))
+            eventloop.run(
+                _run_worker(
+                    mailcard, mailcard.worker(**overrides), mailcard.flow_runner(), mailcard.mailing_runner()
+                )
+            )
 
     @app.command()
     def run(
@@ -130,11 +134,15 @@ class CleanExitServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-async def _run_worker(delivery_worker: object, flow_runner: object) -> None:
+async def _run_worker(
+    mailcard: Any, delivery_worker: object, flow_runner: object, mailing_runner: object
+) -> None:
     from mailcard.delivery.worker import DeliveryWorker
     from mailcard.flows import FlowRunner
+    from mailcard.mailings import MailingRunner
 
     assert isinstance(delivery_worker, DeliveryWorker) and isinstance(flow_runner, FlowRunner)
+    assert isinstance(mailing_runner, MailingRunner)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -142,11 +150,16 @@ async def _run_worker(delivery_worker: object, flow_runner: object) -> None:
     logging.getLogger("mailcard.worker").info("worker %s started", delivery_worker.worker_id)
     # Flow runs advance in the same process: a send_email block waits for the row the worker settles.
     runner = asyncio.create_task(flow_runner.run(stop))
+    # Mailings are composed here too, and what they queue is claimed at once (not at the next poll).
+    composer = asyncio.create_task(mailing_runner.run(stop))
+    stop_waking = mailcard.outbox.on_enqueue(delivery_worker.wake)
     try:
         await delivery_worker.run(stop)
     finally:
+        stop_waking()
         stop.set()
         await runner
+        await composer
         await delivery_worker.aclose()
         logging.getLogger("mailcard.worker").info(
             "worker stopped: %s sent, %s failed, %s to retry",

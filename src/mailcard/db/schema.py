@@ -449,3 +449,56 @@ agent_tasks = Table(
     Column("done_at", UtcDateTime()),
     Column("done_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
 )
+
+# A mailing: one set of templates sent to many recipients, each with their own data. Composed by the
+# workers chunk by chunk (mailing_chunks), so a mailing of any size is neither held in memory nor lost.
+mailings = Table(
+    "mailings",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("smtp_account_id", Integer, ForeignKey("smtp_accounts.id", ondelete="SET NULL")),
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text),
+    Column("text_body", Text),
+    Column("html_body", Text),
+    Column("timezone", String(64), nullable=False),
+    Column("recipient_count", Integer, nullable=False),
+    # Warnings found when the mailing was created (shortened links, From differing from the account).
+    Column("findings", JSON, nullable=False, default=list),
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_mailings_created", "created_at"),
+)
+
+mailing_recipients = Table(
+    "mailing_recipients",
+    metadata,
+    Column("mailing_id", String(32), ForeignKey("mailings.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("address", Text, nullable=False),
+    Column("customer_id", String(64)),
+    Column("context", JSON, nullable=False),
+    # Written when the recipient's chunk is composed: the outbox message, or why none was made.
+    Column("message_id", String(32)),
+    Column("error", JSON),
+)
+
+# Work units of a mailing's composition: a worker leases a chunk, composes and enqueues its recipients
+# (idempotency key mailing:<id>:<seq>), then marks it done in the transaction that leases the next.
+mailing_chunks = Table(
+    "mailing_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mailing_id", String(32), ForeignKey("mailings.id", ondelete="CASCADE"), nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("end_seq", Integer, nullable=False),  # exclusive
+    # pending | composing | done | cancelled
+    Column("status", String(16), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_mailing_chunks_due", "status", "id"),
+    Index("ix_mailing_chunks_mailing", "mailing_id", "first_seq"),
+)

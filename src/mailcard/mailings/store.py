@@ -1,0 +1,258 @@
+"""Mailings in SQL (SQLite and PostgreSQL): the mailing, its recipients, and the chunks workers lease.
+
+Composition is shared out in chunks of recipients. A worker leases the oldest pending chunk (or one
+whose lease expired: its worker died), composes it, enqueues the messages in the outbox under the
+keys ``mailing:<id>:<seq>``, and then records the chunk as done in the same transaction that leases
+its next one. A worker that dies between the two leaves the chunk to be composed again after the
+lease; the keys make the outbox return the messages already stored instead of storing them twice.
+
+The store knows nothing of templates or SMTP; progress is read from the outbox rows it points to.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+
+from mailcard.db.schema import mailing_chunks, mailing_recipients, mailings, outbox_messages
+from mailcard.errors import NotFoundError
+from mailcard.mailings.model import (
+    ChunkOutcome,
+    LeasedChunk,
+    Mailing,
+    MailingContent,
+    MailingProgress,
+    NewMailing,
+    RecipientView,
+)
+
+__all__ = ["CHUNK_SIZE", "SqlMailingStore"]
+
+# Recipients a worker composes between two writes: one outbox transaction and one progress
+# transaction per chunk, whose fixed costs (a commit with its fsync) are shared by the chunk.
+CHUNK_SIZE = 250
+_M, _R, _C = mailings, mailing_recipients, mailing_chunks
+
+
+class SqlMailingStore:
+    def __init__(self, engine: Engine, *, chunk_size: int = CHUNK_SIZE) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._chunk_size = chunk_size
+
+    # -- creating ------------------------------------------------------------------------------------
+
+    def create(self, new: NewMailing, *, now: datetime) -> Mailing:
+        """Store the mailing, its recipients and its chunks in one transaction: all or nothing."""
+        mailing_id = uuid.uuid4().hex
+        c = new.content
+        row = {
+            "id": mailing_id,
+            "name": new.name,
+            "sender": c.sender,
+            "smtp_account_id": c.smtp_account_id,
+            "subject": c.subject,
+            "preheader": c.preheader,
+            "text_body": c.text,
+            "html_body": c.html,
+            "timezone": c.timezone,
+            "recipient_count": len(new.recipients),
+            "findings": new.findings,
+            "created_by": new.created_by,
+            "created_at": now,
+        }
+        recipients = [
+            {
+                "mailing_id": mailing_id,
+                "seq": seq,
+                "address": r.address,
+                "customer_id": r.customer_id,
+                "context": r.context,
+            }
+            for seq, r in enumerate(new.recipients)
+        ]
+        chunks = [
+            {
+                "mailing_id": mailing_id,
+                "first_seq": first,
+                "end_seq": min(first + self._chunk_size, len(recipients)),
+                "status": "pending",
+                "updated_at": now,
+            }
+            for first in range(0, len(recipients), self._chunk_size)
+        ]
+        with self._engine.begin() as conn:
+            conn.execute(insert(_M), row)
+            for start in range(0, len(recipients), 1000):
+                conn.execute(insert(_R), recipients[start : start + 1000])
+            if chunks:
+                conn.execute(insert(_C), chunks)
+        return _mailing(row)
+
+    # -- composing (the workers) ---------------------------------------------------------------------
+
+    def lease(
+        self,
+        owner: str,
+        *,
+        finished: ChunkOutcome | None,
+        lease_seconds: float,
+        now: datetime,
+        mailing_id: str | None = None,
+    ) -> LeasedChunk | None:
+        """Record ``finished`` (when ``owner`` still holds it) and lease the next chunk, if any (of
+        ``mailing_id`` only, when given)."""
+        with self._engine.begin() as conn:
+            if finished is not None:
+                self._record(conn, owner, finished, now)
+            due = or_(
+                _C.c.status == "pending",
+                and_(_C.c.status == "composing", _C.c.lease_expires_at < now),
+            )
+            if mailing_id is not None:
+                due = and_(due, _C.c.mailing_id == mailing_id)
+            candidates = select(_C.c.id).where(due).order_by(_C.c.id).limit(1)
+            if self._dialect == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            leased = conn.execute(
+                update(_C)
+                .where(_C.c.id.in_(candidates.scalar_subquery()))
+                .values(
+                    status="composing",
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    updated_at=now,
+                )
+                .returning(_C.c.id, _C.c.mailing_id, _C.c.first_seq, _C.c.end_seq)
+            ).first()
+            if leased is None:
+                return None
+            rows = conn.execute(
+                select(_R.c.seq, _R.c.address, _R.c.customer_id, _R.c.context)
+                .where(
+                    _R.c.mailing_id == leased.mailing_id,
+                    _R.c.seq >= leased.first_seq,
+                    _R.c.seq < leased.end_seq,
+                )
+                .order_by(_R.c.seq)
+            ).all()
+        return LeasedChunk(
+            chunk_id=leased.id,
+            mailing_id=leased.mailing_id,
+            recipients=[(r.seq, r.address, r.customer_id, r.context) for r in rows],
+        )
+
+    def record(self, owner: str, outcome: ChunkOutcome, *, now: datetime) -> None:
+        """Record a composed chunk without leasing another (a worker that is stopping)."""
+        with self._engine.begin() as conn:
+            self._record(conn, owner, outcome, now)
+
+    def _record(self, conn: Connection, owner: str, outcome: ChunkOutcome, now: datetime) -> None:
+        done = conn.execute(
+            update(_C)
+            .where(_C.c.id == outcome.chunk_id, _C.c.lease_owner == owner, _C.c.status == "composing")
+            .values(status="done", lease_owner=None, lease_expires_at=None, updated_at=now)
+        )
+        if done.rowcount != 1:
+            return  # the lease expired and another worker took the chunk: it records the outcome
+        target = and_(_R.c.mailing_id == outcome.mailing_id, _R.c.seq == bindparam("s"))
+        if outcome.queued:
+            conn.execute(
+                update(_R).where(target).values(message_id=bindparam("m")),
+                [{"s": seq, "m": message_id} for seq, message_id in outcome.queued.items()],
+            )
+        if outcome.refused:
+            conn.execute(
+                update(_R).where(target).values(error=bindparam("e")),
+                [{"s": r.seq, "e": r.to_dict()} for r in outcome.refused],
+            )
+
+    def content(self, mailing_id: str) -> MailingContent:
+        return self.get(mailing_id).content
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def get(self, mailing_id: str) -> Mailing:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_M).where(_M.c.id == mailing_id)).first()
+        if row is None:
+            raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
+        return _mailing(row._mapping)
+
+    def list(self, *, limit: int, offset: int) -> tuple[list[Mailing], int]:
+        with self._engine.connect() as conn:
+            total = conn.scalar(select(func.count()).select_from(_M)) or 0
+            rows = conn.execute(
+                select(_M).order_by(_M.c.created_at.desc(), _M.c.id).limit(limit).offset(offset)
+            ).all()
+        return [_mailing(r._mapping) for r in rows], total
+
+    def progress(self, mailing_id: str) -> MailingProgress:
+        mine = _R.c.mailing_id == mailing_id
+        with self._engine.connect() as conn:
+            total = conn.scalar(select(_M.c.recipient_count).where(_M.c.id == mailing_id))
+            if total is None:
+                raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
+            refused = conn.scalar(select(func.count()).where(mine, _R.c.error.is_not(None))) or 0
+            statuses = conn.execute(
+                select(outbox_messages.c.status, func.count())
+                .select_from(_R.join(outbox_messages, outbox_messages.c.id == _R.c.message_id))
+                .where(mine)
+                .group_by(outbox_messages.c.status)
+            ).all()
+        messages = {str(status): int(count) for status, count in statuses}
+        return MailingProgress(
+            recipients=total,
+            composed=refused + sum(messages.values()),
+            refused=refused,
+            messages=messages,
+        )
+
+    def recipients(self, mailing_id: str, *, limit: int, offset: int) -> builtins.list[RecipientView]:
+        self.get(mailing_id)  # NotFoundError for an unknown mailing, not an empty page
+        o = outbox_messages
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(_R.c.seq, _R.c.address, _R.c.customer_id, _R.c.message_id, _R.c.error, o.c.status)
+                .select_from(_R.outerjoin(o, o.c.id == _R.c.message_id))
+                .where(_R.c.mailing_id == mailing_id)
+                .order_by(_R.c.seq)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [
+            RecipientView(
+                seq=r.seq,
+                address=r.address,
+                customer_id=r.customer_id,
+                message_id=r.message_id,
+                status=str(r.status) if r.status is not None else ("refused" if r.error else "pending"),
+                error=r.error,
+            )
+            for r in rows
+        ]
+
+
+def _mailing(row: Mapping[Any, Any]) -> Mailing:
+    return Mailing(
+        id=row["id"],
+        name=row["name"],
+        content=MailingContent(
+            sender=row["sender"],
+            subject=row["subject"],
+            preheader=row["preheader"],
+            text=row["text_body"],
+            html=row["html_body"],
+            timezone=row["timezone"],
+            smtp_account_id=row["smtp_account_id"],
+        ),
+        recipient_count=row["recipient_count"],
+        findings=list(row["findings"] or []),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,55 @@
+"""Fixtures for mailings: run the composing and delivering pieces together, as ``mailcard worker`` does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mailcard.bootstrap import Container
+from mailcard.delivery.transport import Transport
+from mailcard.mailings import MailingProgress, MailingRunner
+
+
+def run_mailing(
+    container: Container,
+    mailing_id: str,
+    *,
+    runners: int = 1,
+    transport: Transport | None = None,
+    timeout: float = 30.0,
+) -> MailingProgress:
+    """Run delivery workers and mailing runners (``runners`` of each, as that many worker processes
+    would) until the mailing is finished; its progress then."""
+
+    async def main() -> MailingProgress:
+        stop = asyncio.Event()
+        pieces: list[Any] = []
+        unsubscribes: list[Callable[[], None]] = []
+        tasks = []
+        for n in range(runners):
+            worker = container.worker(transport=transport, poll_seconds=0.02, flush_seconds=0.01)
+            worker.worker_id = f"worker-{n}"
+            runner: MailingRunner = container.mailing_runner()
+            runner.owner = f"worker-{n}"
+            unsubscribes.append(container.outbox.on_enqueue(worker.wake))
+            pieces.append(worker)
+            tasks += [asyncio.create_task(worker.run(stop)), asyncio.create_task(runner.run(stop))]
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                progress = await asyncio.to_thread(container.mailings().store.progress, mailing_id)
+                if progress.status == "finished":
+                    return progress
+                await asyncio.sleep(0.05)
+            raise TimeoutError(f"timed out after {timeout}s; the mailing is at {progress.to_dict()}")
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+            for unsubscribe in unsubscribes:
+                unsubscribe()
+            for worker in pieces:
+                await worker.aclose()
+
+    return asyncio.run(main())

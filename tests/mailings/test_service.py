@@ -1,0 +1,160 @@
+"""Mailings on SQLite with a recording transport: what is refused at creation (whole, nothing stored),
+and that composition shared among workers, or resumed after a worker died, sends each message once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from tests.mailings.conftest import run_mailing
+
+from mailcard.bootstrap import Container, build
+from mailcard.delivery.fake import RecordingTransport
+from mailcard.delivery.settings import SmtpSettings
+from mailcard.errors import AddressError, ContentBlockedError, InputError, NotFoundError, TemplateError
+from mailcard.flows.customers import customer_context
+from mailcard.mailings import MailingContent, MailingRunner, MailingService, RecipientInput, SqlMailingStore
+from mailcard.secret import Secret
+from mailcard.settings import Settings
+
+CONTENT = MailingContent(
+    sender="Магазин «Ромашка» <shop@example.com>",
+    subject="{{ customer.firstName }}, ваш промокод",
+    text="Здравствуйте, {{ customer.firstName }}! Промокод: {{ code }}.",
+)
+
+
+@pytest.fixture()
+def container(tmp_path: Path) -> Iterator[Container]:
+    built = build(Settings(data_dir=tmp_path, devinbox_port=1, worker_poll_seconds=0.02))
+    try:
+        yield built
+    finally:
+        built.dispose()
+
+
+def service(container: Container, chunk_size: int = 4) -> MailingService:
+    """Small chunks, so a few recipients make several chunks."""
+    return MailingService(
+        SqlMailingStore(container.engine, chunk_size=chunk_size),
+        container.composer(),
+        container.accounts,
+        lambda customer_id: customer_context(container.customers, customer_id),
+    )
+
+
+def people(count: int) -> list[RecipientInput]:
+    return [
+        RecipientInput(
+            to=f"Покупатель {n} <buyer{n}@example.com>",
+            context={"customer": {"firstName": f"Имя{n}"}, "code": f"C{n}"},
+        )
+        for n in range(count)
+    ]
+
+
+def stored_mailings(container: Container) -> int:
+    return container.mailings().store.list(limit=10, offset=0)[1]
+
+
+def test_bad_recipients_are_each_reported_and_nothing_is_stored(container: Container) -> None:
+    recipients = people(5)
+    recipients[1] = RecipientInput(to="not an address")
+    recipients[3] = RecipientInput(customer_id="404")
+    with pytest.raises(AddressError) as caught:
+        service(container).create("Промо", CONTENT, recipients)
+    error = caught.value
+    assert error.code == "invalid_recipients"
+    assert [(p["index"], p["code"]) for p in error.details["recipients"]] == [
+        (1, "invalid_address"),
+        (3, "customer_not_found"),
+    ]
+    assert "#2:" in error.message and "#4:" in error.message
+    assert stored_mailings(container) == 0
+
+
+def test_active_content_refuses_the_mailing(container: Container) -> None:
+    blocked = MailingContent(
+        sender=CONTENT.sender, subject="Hi", html='<p>Hi</p><iframe src="https://x.example"></iframe>'
+    )
+    with pytest.raises(ContentBlockedError) as caught:
+        service(container).create("Промо", blocked, people(3))
+    assert any(f.code.startswith("unsafe_") for f in caught.value.findings)
+    assert stored_mailings(container) == 0
+
+
+def test_a_template_error_names_its_line(container: Container) -> None:
+    broken = MailingContent(sender=CONTENT.sender, subject="Hi", text="Hello\n{{ customer.firstName ")
+    with pytest.raises(TemplateError) as caught:
+        service(container).create("Промо", broken, people(2))
+    assert caught.value.line == 2
+    assert stored_mailings(container) == 0
+
+
+def test_empty_or_bodiless_mailings_are_refused(container: Container) -> None:
+    with pytest.raises(InputError) as no_one:
+        service(container).create("Промо", CONTENT, [])
+    assert no_one.value.code == "no_recipient"
+    with pytest.raises(InputError) as no_body:
+        service(container).create("Промо", MailingContent(sender=CONTENT.sender, subject="Hi"), people(1))
+    assert no_body.value.code == "empty_body"
+
+
+def test_warnings_are_kept_and_repeated_addresses_are_sent_once(container: Container) -> None:
+    container.accounts.save(
+        "gmail",
+        SmtpSettings("127.0.0.1", 1, "none", username="news@other.example", password=Secret("x")),
+        is_default=True,
+    )
+    shortened = MailingContent(
+        sender=CONTENT.sender, subject="Hi", text="Скидки: https://bit.ly/abc {{ code }}"
+    )
+    recipients = [*people(3), RecipientInput(to="BUYER1@example.com", context={"code": "again"})]
+    mailing, progress = service(container).create("Промо", shortened, recipients)
+    codes = {f["code"] for f in mailing.findings}
+    assert codes == {"shortened_link", "sender_account_mismatch", "duplicate_recipients"}
+    assert progress.recipients == 3
+
+
+def test_two_workers_compose_and_send_each_message_once(container: Container) -> None:
+    mailing, _ = service(container).create("Промо", CONTENT, people(41))
+    transport = RecordingTransport()
+    done = run_mailing(container, mailing.id, runners=2, transport=transport)
+    assert done.messages == {"sent": 41} and done.refused == 0
+    sent_to = Counter(r for send in transport.sends for r in send.envelope.recipients)
+    assert sent_to == Counter(f"buyer{n}@example.com" for n in range(41))
+    message_ids = {v.message_id for v in container.mailings().recipients(mailing.id, limit=100, offset=0)}
+    assert len(message_ids) == 41 and None not in message_ids
+
+
+def test_a_chunk_composed_by_a_worker_that_died_is_composed_again_without_a_second_message(
+    container: Container,
+) -> None:
+    mailing, _ = service(container).create("Промо", CONTENT, people(10))
+    store = SqlMailingStore(container.engine)
+    dead = MailingRunner(store, container.composer(), container.outbox, owner="dead", lease_seconds=0.01)
+
+    async def compose_then_die() -> None:
+        chunk = store.lease("dead", finished=None, lease_seconds=0.01, now=datetime.now(UTC))
+        assert chunk is not None and len(chunk.recipients) == 4
+        await dead._compose(chunk)  # enqueued in the outbox; the worker dies before recording it
+
+    asyncio.run(compose_then_die())
+    assert container.outbox.counts()["queued"] == 4
+    assert container.mailings().store.progress(mailing.id).composed == 0
+
+    transport = RecordingTransport()
+    done = run_mailing(container, mailing.id, transport=transport)
+    assert done.messages == {"sent": 10}
+    sent_to = Counter(r for send in transport.sends for r in send.envelope.recipients)
+    assert set(sent_to.values()) == {1} and len(sent_to) == 10
+
+
+def test_an_unknown_mailing_is_not_found(container: Container) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        container.mailings().get("0" * 32)
+    assert caught.value.code == "mailing_not_found"
