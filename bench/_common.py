@@ -132,23 +132,36 @@ def _worker_process(
     begin: Event,
     stop: Event,
     flushed: Event,
+    compose_mailings: bool,
 ) -> None:
     from mailcard import eventloop
     from mailcard.db.engine import create_db_engine
     from mailcard.outbox.sql import SqlOutboxStore
 
     engine = create_db_engine(db_url)
-    worker = sink_worker(SqlOutboxStore(engine), sink_port, connections)
+    outbox = SqlOutboxStore(engine)
+    worker = sink_worker(outbox, sink_port, connections)
+    runner = None
+    if compose_mailings:  # as ``mailcard worker`` runs: mailings composed beside delivery
+        from mailcard.compose import Composer
+        from mailcard.mailings import MailingRunner, SqlMailingStore
+        from mailcard.rendering import TemplateEngine
+
+        composer = Composer(outbox, templates=TemplateEngine())
+        runner = MailingRunner(SqlMailingStore(engine), composer, outbox, poll_seconds=0.01)
+        outbox.on_enqueue(worker.wake)
 
     async def run() -> None:
         idle_cpu = cpu_seconds()
         stopping = asyncio.Event()
-        running = asyncio.create_task(worker.run(stopping))
+        running = [asyncio.create_task(worker.run(stopping))]
+        if runner is not None:
+            running.append(asyncio.create_task(runner.run(stopping)))
         while not stop.is_set():
             done.value = worker.sent + worker.failed
             await asyncio.sleep(0.002)
         stopping.set()
-        await running  # the last outcomes are written to the outbox here
+        await asyncio.gather(*running)  # the last outcomes are written to the outbox here
         done.value = worker.sent + worker.failed
         cpu.value = cpu_seconds() - idle_cpu
         flushed.set()
@@ -161,9 +174,12 @@ def _worker_process(
 
 
 class WorkerProcesses:
-    """``processes`` delivery workers on the outbox at ``db_url``, each with ``connections`` to smtp-sink."""
+    """``processes`` delivery workers on the outbox at ``db_url``, each with ``connections`` to smtp-sink
+    and, with ``compose_mailings``, composing mailings on the same event loop."""
 
-    def __init__(self, db_url: str, sink_port: int, *, processes: int, connections: int) -> None:
+    def __init__(
+        self, db_url: str, sink_port: int, *, processes: int, connections: int, compose_mailings: bool = False
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self._done = [context.Value("q", 0, lock=False) for _ in range(processes)]
         self._cpu = [context.Value("d", 0.0, lock=False) for _ in range(processes)]
@@ -174,7 +190,18 @@ class WorkerProcesses:
         self._processes = [
             context.Process(
                 target=_worker_process,
-                args=(db_url, sink_port, connections, done, cpu, ready, self._begin, self._stop, flushed),
+                args=(
+                    db_url,
+                    sink_port,
+                    connections,
+                    done,
+                    cpu,
+                    ready,
+                    self._begin,
+                    self._stop,
+                    flushed,
+                    compose_mailings,
+                ),
                 daemon=True,
             )
             for done, cpu, ready, flushed in zip(

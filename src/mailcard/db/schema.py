@@ -480,8 +480,8 @@ mailing_recipients = Table(
     Column("address", Text, nullable=False),
     Column("customer_id", String(64)),
     Column("context", JSON, nullable=False),
-    # Written when the recipient's chunk is composed: the outbox message, or why none was made.
-    Column("message_id", String(32)),
+    # Why no message was made, written when the recipient's chunk is composed (the message itself is
+    # found in the outbox by its key mailing:<id>:<seq>).
     Column("error", JSON),
 )
 

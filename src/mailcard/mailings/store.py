@@ -17,8 +17,22 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
+from mailcard.db.engine import reading
 from mailcard.db.schema import mailing_chunks, mailing_recipients, mailings, outbox_messages
 from mailcard.errors import NotFoundError
 from mailcard.mailings.model import (
@@ -107,16 +121,22 @@ class SqlMailingStore:
     ) -> LeasedChunk | None:
         """Record ``finished`` (when ``owner`` still holds it) and lease the next chunk, if any (of
         ``mailing_id`` only, when given)."""
+        due = or_(
+            _C.c.status == "pending",
+            and_(_C.c.status == "composing", _C.c.lease_expires_at < now),
+        )
+        if mailing_id is not None:
+            due = and_(due, _C.c.mailing_id == mailing_id)
+        candidates = select(_C.c.id).where(due).order_by(_C.c.id).limit(1)
+        if finished is None:
+            # An idle worker asks every poll: a read, which on SQLite takes no write lock (a write
+            # transaction would make every delivery's claim and settle wait for it).
+            with reading(self._engine) as conn:
+                if conn.execute(candidates).first() is None:
+                    return None
         with self._engine.begin() as conn:
             if finished is not None:
                 self._record(conn, owner, finished, now)
-            due = or_(
-                _C.c.status == "pending",
-                and_(_C.c.status == "composing", _C.c.lease_expires_at < now),
-            )
-            if mailing_id is not None:
-                due = and_(due, _C.c.mailing_id == mailing_id)
-            candidates = select(_C.c.id).where(due).order_by(_C.c.id).limit(1)
             if self._dialect == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True)
             leased = conn.execute(
@@ -160,13 +180,9 @@ class SqlMailingStore:
         )
         if done.rowcount != 1:
             return  # the lease expired and another worker took the chunk: it records the outcome
-        target = and_(_R.c.mailing_id == outcome.mailing_id, _R.c.seq == bindparam("s"))
-        if outcome.queued:
-            conn.execute(
-                update(_R).where(target).values(message_id=bindparam("m")),
-                [{"s": seq, "m": message_id} for seq, message_id in outcome.queued.items()],
-            )
+        # Queued recipients need no write: their messages are found by their idempotency keys.
         if outcome.refused:
+            target = and_(_R.c.mailing_id == outcome.mailing_id, _R.c.seq == bindparam("s"))
             conn.execute(
                 update(_R).where(target).values(error=bindparam("e")),
                 [{"s": r.seq, "e": r.to_dict()} for r in outcome.refused],
@@ -178,14 +194,14 @@ class SqlMailingStore:
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, mailing_id: str) -> Mailing:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(select(_M).where(_M.c.id == mailing_id)).first()
         if row is None:
             raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
         return _mailing(row._mapping)
 
     def list(self, *, limit: int, offset: int) -> tuple[list[Mailing], int]:
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             total = conn.scalar(select(func.count()).select_from(_M)) or 0
             rows = conn.execute(
                 select(_M).order_by(_M.c.created_at.desc(), _M.c.id).limit(limit).offset(offset)
@@ -194,14 +210,14 @@ class SqlMailingStore:
 
     def progress(self, mailing_id: str) -> MailingProgress:
         mine = _R.c.mailing_id == mailing_id
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             total = conn.scalar(select(_M.c.recipient_count).where(_M.c.id == mailing_id))
             if total is None:
                 raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
             refused = conn.scalar(select(func.count()).where(mine, _R.c.error.is_not(None))) or 0
             statuses = conn.execute(
                 select(outbox_messages.c.status, func.count())
-                .select_from(_R.join(outbox_messages, outbox_messages.c.id == _R.c.message_id))
+                .select_from(_R.join(outbox_messages, _message_of_recipient()))
                 .where(mine)
                 .group_by(outbox_messages.c.status)
             ).all()
@@ -216,10 +232,10 @@ class SqlMailingStore:
     def recipients(self, mailing_id: str, *, limit: int, offset: int) -> builtins.list[RecipientView]:
         self.get(mailing_id)  # NotFoundError for an unknown mailing, not an empty page
         o = outbox_messages
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             rows = conn.execute(
-                select(_R.c.seq, _R.c.address, _R.c.customer_id, _R.c.message_id, _R.c.error, o.c.status)
-                .select_from(_R.outerjoin(o, o.c.id == _R.c.message_id))
+                select(_R.c.seq, _R.c.address, _R.c.customer_id, o.c.id, _R.c.error, o.c.status)
+                .select_from(_R.outerjoin(o, _message_of_recipient()))
                 .where(_R.c.mailing_id == mailing_id)
                 .order_by(_R.c.seq)
                 .limit(limit)
@@ -230,12 +246,19 @@ class SqlMailingStore:
                 seq=r.seq,
                 address=r.address,
                 customer_id=r.customer_id,
-                message_id=r.message_id,
+                message_id=r.id,
                 status=str(r.status) if r.status is not None else ("refused" if r.error else "pending"),
                 error=r.error,
             )
             for r in rows
         ]
+
+
+def _message_of_recipient() -> Any:
+    """The join condition of a recipient and its outbox message: the key ``mailing:<id>:<seq>``
+    (:func:`~mailcard.mailings.model.recipient_key`), looked up in the outbox's unique key index."""
+    key = literal("mailing:") + _R.c.mailing_id + literal(":") + cast(_R.c.seq, String)
+    return outbox_messages.c.idempotency_key == key
 
 
 def _mailing(row: Mapping[Any, Any]) -> Mailing:

@@ -52,7 +52,6 @@ def upgrade() -> None:
         sa.Column("address", sa.Text, nullable=False),
         sa.Column("customer_id", sa.String(64)),
         sa.Column("context", sa.JSON, nullable=False),
-        sa.Column("message_id", sa.String(32)),
         sa.Column("error", sa.JSON),
         sa.ForeignKeyConstraint(
             ["mailing_id"],
