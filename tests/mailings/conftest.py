@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.acceptance.conftest import cli, mailcard_env  # noqa: F401 - the CLI fixtures, shared
+
 from mailcard.bootstrap import Container
 from mailcard.delivery.transport import Transport
 from mailcard.mailings import MailingProgress, MailingRunner

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "render_cmd",
     "flow_cmd",
     "event_cmd",
+    "mailing_cmd",
     "user_cmd",
     "config_cmd",
 )
