@@ -77,11 +77,10 @@ class RecipientRefusal:
 
 @dataclass(frozen=True, slots=True)
 class ChunkOutcome:
-    """A composed chunk: the outbox message of each queued recipient, and the refusals."""
+    """A composed chunk and its refusals (the queued recipients' messages are found by their keys)."""
 
     chunk_id: int
     mailing_id: str
-    queued: dict[int, str]  # seq -> outbox message id
     refused: list[RecipientRefusal]
 
 

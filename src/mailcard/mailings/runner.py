@@ -106,7 +106,7 @@ class MailingRunner:
 
     async def _compose(self, chunk: LeasedChunk) -> ChunkOutcome:
         content, sender = await self._content(chunk.mailing_id)
-        ready: list[tuple[int, EmailRequest, PreparedEmail]] = []
+        ready: list[tuple[EmailRequest, PreparedEmail]] = []
         refused: list[RecipientRefusal] = []
         for index, (seq, address, customer_id, context) in enumerate(chunk.recipients):
             if index and index % _SLICE == 0:
@@ -125,20 +125,15 @@ class MailingRunner:
                 customer_id=customer_id,
             )
             try:
-                ready.append((seq, request, self._composer.prepare(request)))
+                ready.append((request, self._composer.prepare(request)))
             except MailcardError as error:
                 refused.append(RecipientRefusal(seq=seq, code=error.code, message=error.message))
         ids = await self._call_db(
-            self._outbox.enqueue_many, [new_message(r, p) for _, r, p in ready], now=self._clock()
+            self._outbox.enqueue_many, [new_message(r, p) for r, p in ready], now=self._clock()
         )
         self.composed += len(ids)
         self.refused += len(refused)
-        return ChunkOutcome(
-            chunk_id=chunk.chunk_id,
-            mailing_id=chunk.mailing_id,
-            queued={seq: message_id for (seq, _, _), message_id in zip(ready, ids, strict=True)},
-            refused=refused,
-        )
+        return ChunkOutcome(chunk_id=chunk.chunk_id, mailing_id=chunk.mailing_id, refused=refused)
 
     async def _content(self, mailing_id: str) -> tuple[MailingContent, Mailbox]:
         """The mailing's templates and parsed sender (a mailing never changes: kept per process)."""
