@@ -126,7 +126,9 @@ class SqlOutboxStore:
         keys = [m.idempotency_key for m in messages if m.idempotency_key is not None]
         known: dict[str, str] = {}
         with self._engine.begin() as conn:
-            self._insert(conn, rows, [m.data for m in messages], now)
+            went_in = self._insert(conn, rows, [m.data for m in messages], now)
+            if went_in == len(rows):
+                keys = []  # no key was known: every message is the one just stored (a mailing's chunk)
             for chunk_start in range(0, len(keys), 500):
                 chunk = keys[chunk_start : chunk_start + 500]
                 for key, message_id in conn.execute(
