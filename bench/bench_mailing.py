@@ -62,6 +62,7 @@ def mailing_service(db_url: str, sink_port: int) -> tuple[MailingService, Any]:
     service = MailingService(
         SqlMailingStore(engine),
         Composer(SqlOutboxStore(engine), templates=TemplateEngine()),
+        SqlOutboxStore(engine),
         StaticAccountResolver(account),
         lambda customer_id: None,
     )

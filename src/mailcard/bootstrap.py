@@ -192,6 +192,7 @@ class Container:
         return MailingService(
             SqlMailingStore(self.engine),
             self.composer(),
+            self.outbox,
             self.accounts,
             lambda customer_id: customer_context(self.customers, customer_id),
         )

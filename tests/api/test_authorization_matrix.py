@@ -104,6 +104,7 @@ POLICY: dict[str, tuple[int, int, int, int, int]] = {
     "mailings: list":                                   (200,   403,   403,   403,      401),
     "mailings: read":                                   (200,   403,   403,   403,      401),
     "mailings: recipients":                             (200,   403,   403,   403,      401),
+    "mailings: cancel":                                 (200,   403,   403,   403,      401),
     "confirm: link page (public)":                      (200,   200,   200,   200,      200),
     "confirm: link with a bad token (public)":          (400,   400,   400,   400,      400),
 }
@@ -403,6 +404,7 @@ REQUESTS: dict[str, Callable[[Cell], Call]] = {
     "mailings: list": lambda c: Call("GET", "/api/mailings"),
     "mailings: read": lambda c: Call("GET", f"/api/mailings/{_fresh_mailing(c)}"),
     "mailings: recipients": lambda c: Call("GET", f"/api/mailings/{_fresh_mailing(c)}/recipients"),
+    "mailings: cancel": lambda c: Call("POST", f"/api/mailings/{_fresh_mailing(c)}/cancel"),
     "confirm: link page (public)": lambda c: Call("GET", "/api/senders/confirm?token=mcc_not-a-token"),
     "confirm: link with a bad token (public)": lambda c: Call(
         "POST", "/api/senders/confirm", data={"token": "mcc_not-a-token"}

@@ -54,6 +54,16 @@ def test_a_mailing_is_created_then_read_back_per_recipient(admin: TestClient, co
     assert admin.get("/api/mailings").json()["items"][0]["id"] == body["id"]
 
 
+def test_a_mailing_can_be_cancelled_before_it_is_sent(admin: TestClient) -> None:
+    created = admin.post("/api/mailings", json=MAILING).json()
+    cancelled = admin.post(f"/api/mailings/{created['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["progress"]["status"] == "cancelled" and cancelled.json()["cancelled_at"]
+    recipients = admin.get(f"/api/mailings/{created['id']}/recipients").json()["items"]
+    assert [r["status"] for r in recipients] == ["cancelled", "cancelled"]
+    assert admin.post("/api/mailings/" + "0" * 32 + "/cancel").status_code == 404
+
+
 def test_bad_input_is_refused_whole_with_a_stable_code(admin: TestClient) -> None:
     bad_address = {**MAILING, "recipients": [*MAILING["recipients"], {"to": "nobody@"}]}
     refused = admin.post("/api/mailings", json=bad_address)

@@ -205,6 +205,17 @@ def test_cancel_only_before_sending(store: OutboxStore) -> None:
         store.cancel(ids[1], now=T0)
 
 
+def test_cancel_waiting_stops_what_waits_and_leaves_the_rest(store: OutboxStore) -> None:
+    ids = store.enqueue_many([message(n) for n in range(4)], now=T0)
+    [claimed] = store.claim("w1", limit=1, lease_seconds=60, now=T0)  # being sent: not cancellable
+    assert store.cancel_waiting([*ids, "no-such-message"], now=T0) == 3
+    statuses = {i: store.get(i).status for i in ids}  # type: ignore[union-attr]
+    assert statuses[claimed.id] == MessageStatus.SENDING
+    assert sorted(s for i, s in statuses.items() if i != claimed.id) == [MessageStatus.CANCELLED] * 3
+    assert store.claim("w2", limit=10, lease_seconds=60, now=T0) == []
+    assert store.cancel_waiting(ids, now=T0) == 0
+
+
 def test_release_returns_a_message_untouched(store: OutboxStore) -> None:
     store.enqueue(message(1), now=T0)
     [claimed] = store.claim("w1", limit=10, lease_seconds=60, now=T0)

@@ -70,6 +70,23 @@ def test_a_mailing_from_the_shell_reaches_each_mailbox_and_reports_a_refusal(
     assert cli("mailing", "list", "--json").json["items"][0]["id"] == result.json["id"]
 
 
+def test_a_stored_mailing_is_cancelled_from_the_shell(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "people.jsonl").write_text(
+        '{"to": "a@example.com"}\n{"to": "b@example.com"}\n', encoding="utf-8"
+    )
+    (tmp_path / "t.txt").write_text("Привет", encoding="utf-8")
+    stored = cli(
+        "mailing", "create", "--name", "x", "--from", "shop@example.com", "--subject", "s",
+        "--text-file", str(tmp_path / "t.txt"), "--recipients", str(tmp_path / "people.jsonl"), "--no-wait", "--json",
+    )  # fmt: skip
+    assert stored.code == 0 and stored.json["progress"]["status"] == "composing", (
+        stored.stdout + stored.stderr
+    )
+    cancelled = cli("mailing", "cancel", stored.json["id"], "--json")
+    assert cancelled.code == 0 and cancelled.json["progress"]["status"] == "cancelled"
+    assert cli("mailing", "cancel", "0" * 32, "--json").json["error"]["code"] == "mailing_not_found"
+
+
 def test_bad_recipient_lines_are_usage_errors_and_nothing_is_stored(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"to": "a@example.com"}\nnot json\n', encoding="utf-8")
     result = cli(

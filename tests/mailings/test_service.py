@@ -42,6 +42,7 @@ def service(container: Container, chunk_size: int = 4) -> MailingService:
     return MailingService(
         SqlMailingStore(container.engine, chunk_size=chunk_size),
         container.composer(),
+        container.outbox,
         container.accounts,
         lambda customer_id: customer_context(container.customers, customer_id),
     )
@@ -159,3 +160,49 @@ def test_an_unknown_mailing_is_not_found(container: Container) -> None:
     with pytest.raises(NotFoundError) as caught:
         container.mailings().get("0" * 32)
     assert caught.value.code == "mailing_not_found"
+
+
+def test_a_cancelled_mailing_sends_nothing_more(container: Container) -> None:
+    mailing, _ = service(container).create("Промо", CONTENT, people(10))
+    store = SqlMailingStore(container.engine)
+    early = MailingRunner(store, container.composer(), container.outbox, owner="early")
+    chunk = store.lease("early", finished=None, lease_seconds=60, now=datetime.now(UTC))
+    assert chunk is not None
+    store.record("early", asyncio.run(early._compose(chunk)), now=datetime.now(UTC))  # 4 queued, unsent
+
+    _, progress, cancelled = service(container).cancel(mailing.id)
+
+    assert cancelled == 4 and progress.status == "cancelled"
+    transport = RecordingTransport()
+
+    async def work_a_while() -> None:
+        stop = asyncio.Event()
+        worker = container.worker(transport=transport, poll_seconds=0.02)
+        tasks = [
+            asyncio.create_task(worker.run(stop)),
+            asyncio.create_task(container.mailing_runner().run(stop)),
+        ]
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*tasks)
+        await worker.aclose()
+
+    asyncio.run(work_a_while())
+    assert transport.sends == []
+    views = container.mailings().recipients(mailing.id, limit=100, offset=0)
+    assert [v.status for v in views] == ["cancelled"] * 10
+    assert [v.message_id is not None for v in views] == [True] * 4 + [False] * 6
+    # Cancelling again changes nothing and says so.
+    assert service(container).cancel(mailing.id)[2] == 0
+
+
+def test_a_chunk_being_composed_when_the_mailing_is_cancelled_is_not_sent(container: Container) -> None:
+    mailing, _ = service(container).create("Промо", CONTENT, people(4))
+    store = SqlMailingStore(container.engine)
+    runner = MailingRunner(store, container.composer(), container.outbox, owner="busy")
+    chunk = store.lease("busy", finished=None, lease_seconds=60, now=datetime.now(UTC))
+    assert chunk is not None
+    assert service(container).cancel(mailing.id)[2] == 0  # nothing stored yet
+    asyncio.run(runner._compose(chunk))  # stores its messages after the cancel
+    counts = container.outbox.counts()
+    assert counts["cancelled"] == 4 and counts["queued"] == 0

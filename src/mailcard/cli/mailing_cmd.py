@@ -1,4 +1,4 @@
-"""``mailcard mailing create|show|list|recipients``: mailings from the shell.
+"""``mailcard mailing create|show|list|recipients|cancel``: mailings from the shell.
 
 ``create`` reads the recipients as JSON Lines (``{"to": "Иван <ivan@example.com>", "context":
 {...}}`` or ``{"customer_id": 42}``), stores the mailing (refused whole, exit 1 or 2, when a recipient,
@@ -193,6 +193,21 @@ def register(app: typer.Typer) -> None:
 
             def human() -> None:
                 console.print(f"mailing {found.id} ({found.name}), from {found.content.sender}")
+                _print_progress(progress)
+
+            emit(data, as_json=as_json, human=human)
+
+    @mailing.command("cancel")
+    def cancel(mailing_id: str, as_json: bool = JsonOption) -> None:
+        """Stop a mailing: nothing more is composed, its waiting messages are cancelled."""
+        with handled(as_json=as_json), container() as mailcard:
+            found, progress, cancelled = mailcard.mailings().cancel(mailing_id)
+            data = {"id": found.id, "cancelled_messages": cancelled, "progress": progress.to_dict()}
+
+            def human() -> None:
+                console.print(
+                    f"mailing {found.id} cancelled: {cancelled} waiting message(s) will not be sent"
+                )
                 _print_progress(progress)
 
             emit(data, as_json=as_json, human=human)

@@ -469,6 +469,8 @@ mailings = Table(
     Column("findings", JSON, nullable=False, default=list),
     Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
     Column("created_at", UtcDateTime(), nullable=False),
+    # Set when the mailing was stopped: nothing more is composed, its waiting messages are cancelled.
+    Column("cancelled_at", UtcDateTime()),
     Index("ix_mailings_created", "created_at"),
 )
 

@@ -92,10 +92,13 @@ class MailingProgress:
     composed: int  # queued + refused
     refused: int
     messages: dict[str, int]  # outbox status -> count
+    cancelled: bool = False
 
     @property
     def status(self) -> str:
-        """composing, sending (all composed, some messages not settled) or finished."""
+        """composing, sending (all composed, some messages not settled), finished, or cancelled."""
+        if self.cancelled:
+            return "cancelled"
         if self.composed < self.recipients:
             return "composing"
         unsettled = sum(n for s, n in self.messages.items() if s in ("queued", "sending", "retry"))
@@ -120,6 +123,7 @@ class Mailing:
     findings: list[dict[str, Any]]
     created_by: int | None
     created_at: datetime
+    cancelled_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         c = self.content
@@ -137,6 +141,7 @@ class Mailing:
             "findings": self.findings,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
+            "cancelled_at": self.cancelled_at.isoformat() if self.cancelled_at else None,
         }
 
 
@@ -146,7 +151,7 @@ class RecipientView:
     address: str
     customer_id: str | None
     message_id: str | None
-    status: str  # pending (not composed yet), refused, or the message's outbox status
+    status: str  # pending (not composed yet), cancelled (never will be), refused, or the message's status
     error: dict[str, Any] | None
 
     def to_dict(self) -> dict[str, Any]:

@@ -131,6 +131,12 @@ class MailingRunner:
         ids = await self._call_db(
             self._outbox.enqueue_many, [new_message(r, p) for r, p in ready], now=self._clock()
         )
+        # Cancelled while this chunk was composed: the canceller found the messages stored before it
+        # marked the mailing; these were stored after, so this worker cancels them.
+        if ids:
+            cancelled: bool = await self._call_db(self._store.is_cancelled, chunk.mailing_id)
+            if cancelled:
+                await self._call_db(self._outbox.cancel_waiting, ids, now=self._clock())
         self.composed += len(ids)
         self.refused += len(refused)
         return ChunkOutcome(chunk_id=chunk.chunk_id, mailing_id=chunk.mailing_id, refused=refused)

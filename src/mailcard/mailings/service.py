@@ -32,6 +32,7 @@ from mailcard.mailings.model import (
     RecipientView,
 )
 from mailcard.mailings.store import SqlMailingStore
+from mailcard.outbox.store import OutboxStore
 from mailcard.validation.addresses import parse_mailbox
 
 __all__ = ["MAX_RECIPIENTS", "MailingService", "RecipientInput"]
@@ -56,6 +57,7 @@ class MailingService:
         self,
         store: SqlMailingStore,
         composer: Composer,
+        outbox: OutboxStore,
         accounts: AccountResolver,
         customer_context: Callable[[str], dict[str, Any] | None],
         *,
@@ -63,6 +65,7 @@ class MailingService:
     ) -> None:
         self.store = store
         self._composer = composer
+        self._outbox = outbox
         self._accounts = accounts
         self._customer_context = customer_context
         self._clock = clock
@@ -127,6 +130,15 @@ class MailingService:
 
     def get(self, mailing_id: str) -> tuple[Mailing, MailingProgress]:
         return self.store.get(mailing_id), self.store.progress(mailing_id)
+
+    def cancel(self, mailing_id: str) -> tuple[Mailing, MailingProgress, int]:
+        """Stop the mailing: nothing more is composed, its waiting messages are cancelled (a message
+        being handed to the SMTP server at this moment still goes). Returns how many were cancelled;
+        cancelling again does no harm."""
+        now = self._clock()
+        waiting = self.store.cancel(mailing_id, now=now)
+        cancelled = self._outbox.cancel_waiting(waiting, now=now)
+        return self.store.get(mailing_id), self.store.progress(mailing_id), cancelled
 
     def recipients(self, mailing_id: str, *, limit: int, offset: int) -> list[RecipientView]:
         return self.store.recipients(mailing_id, limit=limit, offset=offset)

@@ -188,6 +188,38 @@ class SqlMailingStore:
                 [{"s": r.seq, "e": r.to_dict()} for r in outcome.refused],
             )
 
+    def cancel(self, mailing_id: str, *, now: datetime) -> builtins.list[str]:
+        """Stop the mailing: no chunk is composed any more. Returns its messages still waiting in the
+        outbox, for the caller to cancel there (the outbox owns its rows)."""
+        with self._engine.begin() as conn:
+            found = conn.execute(select(_M.c.cancelled_at).where(_M.c.id == mailing_id)).first()
+            if found is None:
+                raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
+            if found.cancelled_at is None:
+                conn.execute(update(_M).where(_M.c.id == mailing_id).values(cancelled_at=now))
+            conn.execute(
+                update(_C)
+                .where(_C.c.mailing_id == mailing_id, _C.c.status.in_(["pending", "composing"]))
+                .values(status="cancelled", lease_owner=None, lease_expires_at=None, updated_at=now)
+            )
+        return self.waiting_messages(mailing_id)
+
+    def waiting_messages(self, mailing_id: str) -> builtins.list[str]:
+        """The mailing's messages still queued or waiting to retry."""
+        o = outbox_messages
+        with reading(self._engine) as conn:
+            return list(
+                conn.scalars(
+                    select(o.c.id)
+                    .select_from(_R.join(o, _message_of_recipient()))
+                    .where(_R.c.mailing_id == mailing_id, o.c.status.in_(["queued", "retry"]))
+                )
+            )
+
+    def is_cancelled(self, mailing_id: str) -> bool:
+        with reading(self._engine) as conn:
+            return conn.scalar(select(_M.c.cancelled_at).where(_M.c.id == mailing_id)) is not None
+
     def content(self, mailing_id: str) -> MailingContent:
         return self.get(mailing_id).content
 
@@ -211,8 +243,10 @@ class SqlMailingStore:
     def progress(self, mailing_id: str) -> MailingProgress:
         mine = _R.c.mailing_id == mailing_id
         with reading(self._engine) as conn:
-            total = conn.scalar(select(_M.c.recipient_count).where(_M.c.id == mailing_id))
-            if total is None:
+            found = conn.execute(
+                select(_M.c.recipient_count, _M.c.cancelled_at).where(_M.c.id == mailing_id)
+            ).first()
+            if found is None:
                 raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
             refused = conn.scalar(select(func.count()).where(mine, _R.c.error.is_not(None))) or 0
             statuses = conn.execute(
@@ -223,14 +257,16 @@ class SqlMailingStore:
             ).all()
         messages = {str(status): int(count) for status, count in statuses}
         return MailingProgress(
-            recipients=total,
+            recipients=found.recipient_count,
             composed=refused + sum(messages.values()),
             refused=refused,
             messages=messages,
+            cancelled=found.cancelled_at is not None,
         )
 
     def recipients(self, mailing_id: str, *, limit: int, offset: int) -> builtins.list[RecipientView]:
-        self.get(mailing_id)  # NotFoundError for an unknown mailing, not an empty page
+        # NotFoundError for an unknown mailing, not an empty page
+        never = "cancelled" if self.get(mailing_id).cancelled_at is not None else "pending"
         o = outbox_messages
         with reading(self._engine) as conn:
             rows = conn.execute(
@@ -247,7 +283,7 @@ class SqlMailingStore:
                 address=r.address,
                 customer_id=r.customer_id,
                 message_id=r.id,
-                status=str(r.status) if r.status is not None else ("refused" if r.error else "pending"),
+                status=str(r.status) if r.status is not None else ("refused" if r.error else never),
                 error=r.error,
             )
             for r in rows
@@ -278,4 +314,5 @@ def _mailing(row: Mapping[Any, Any]) -> Mailing:
         findings=list(row["findings"] or []),
         created_by=row["created_by"],
         created_at=row["created_at"],
+        cancelled_at=row.get("cancelled_at"),
     )

@@ -251,6 +251,18 @@ class InMemoryOutboxStore:
             )
             return self._without_data(message_id)
 
+    def cancel_waiting(self, ids: Sequence[str], *, now: datetime) -> int:
+        cancelled = 0
+        with self._lock:
+            for message_id in ids:
+                m = self._messages.get(message_id)
+                if m is not None and m.status in (MessageStatus.QUEUED, MessageStatus.RETRY):
+                    self._messages[message_id] = replace(
+                        m, status=MessageStatus.CANCELLED, settled_at=now, updated_at=now
+                    )
+                    cancelled += 1
+        return cancelled
+
     def counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in MessageStatus}
         with self._lock:

@@ -422,6 +422,20 @@ class SqlOutboxStore:
             )
             return self._require(conn, message_id)
 
+    def cancel_waiting(self, ids: Sequence[str], *, now: datetime) -> int:
+        cancelled = 0
+        with self._engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                cancelled += conn.execute(
+                    update(_T)
+                    .where(
+                        _T.c.id.in_(list(ids[start : start + 500])),
+                        _T.c.status.in_([MessageStatus.QUEUED, MessageStatus.RETRY]),
+                    )
+                    .values(status=MessageStatus.CANCELLED, settled_at=now, updated_at=now)
+                ).rowcount
+        return cancelled
+
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, message_id: str, *, with_data: bool = False) -> OutboxMessage | None:

@@ -89,6 +89,14 @@ def get_mailing(mailing_id: str, principal: AdminUser, container: ContainerDep) 
     return mailing.to_dict() | {"progress": progress.to_dict()}
 
 
+@router.post("/{mailing_id}/cancel")
+def cancel(mailing_id: str, principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
+    """Stop the mailing: nothing more is composed and its waiting messages are cancelled
+    (``cancelled_messages``); messages already sent, or being sent at this moment, are not recalled."""
+    mailing, progress, cancelled = container.mailings().cancel(mailing_id)
+    return mailing.to_dict() | {"progress": progress.to_dict(), "cancelled_messages": cancelled}
+
+
 @router.get("/{mailing_id}/recipients")
 def list_recipients(
     mailing_id: str, principal: AdminUser, container: ContainerDep, paging: Paging

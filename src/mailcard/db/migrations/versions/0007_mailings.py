@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("findings", sa.JSON, nullable=False),
         sa.Column("created_by", sa.Integer),
         sa.Column("created_at", TS, nullable=False),
+        sa.Column("cancelled_at", TS),
         sa.ForeignKeyConstraint(
             ["smtp_account_id"],
             ["smtp_accounts.id"],
