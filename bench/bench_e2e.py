@@ -25,6 +25,7 @@ from __future__ import annotations
 import multiprocessing
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
@@ -247,14 +248,15 @@ def _references(message_bytes: int) -> tuple[float, float]:
     )
 
 
-def main() -> None:
+def measure(run: Callable[[], Round], scenario: str, **extra: object) -> None:
+    """Run ``ROUNDS`` rounds of ``run`` between references and emit the median round as ``scenario``."""
     message_bytes = mean_message_bytes()
     # The references before the first round and after each: a round is compared with the mean of
     # the two around it, so a host that slows down or speeds up during the scenario moves both alike.
     references = [_references(message_bytes)]
     rounds: list[Round] = []
     for _ in range(ROUNDS):
-        result = run_round()
+        result = run()
         # The reference stands for these messages only if the outbox holds what the pre-pass composed.
         assert abs(result.message_bytes - message_bytes) <= message_bytes / 100, (result, message_bytes)
         references.append(_references(message_bytes))
@@ -264,7 +266,7 @@ def main() -> None:
         rounds.append(result)
     median = sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]
     emit(
-        "e2e",
+        scenario,
         median.msgs_per_s,
         median.reference_msgs_per_s,
         messages=COUNT,
@@ -274,12 +276,15 @@ def main() -> None:
         ratio_2kb=round(median.ratio_2kb, 3),
         composed_msgs_per_s=median.composed_msgs_per_s,
         connections=CONNECTIONS,
-        composer_processes=COMPOSERS,
         worker_processes=WORKERS,
         cpu_us_per_msg=median.cpu_us_per_msg,
         rounds=[r.summary() for r in rounds],
-        target_ratio=0.25,
+        **extra,
     )
+
+
+def main() -> None:
+    measure(run_round, "e2e", composer_processes=COMPOSERS, target_ratio=0.25)
 
 
 if __name__ == "__main__":

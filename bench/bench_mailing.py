@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import QUICK, WorkerProcesses, cpu_seconds, emit, start_smtp_sink
+from _common import WorkerProcesses, cpu_seconds, start_smtp_sink
 from bench_e2e import (
     CONNECTIONS,
     COUNT,
@@ -31,9 +31,8 @@ from bench_e2e import (
     SUBJECT,
     WORKERS,
     Round,
-    _references,
     context,
-    mean_message_bytes,
+    measure,
 )
 from mailcard.compose import Composer
 from mailcard.db.engine import create_db_engine, driver_connection
@@ -44,7 +43,6 @@ from mailcard.mailings import MailingContent, MailingService, RecipientInput, Sq
 from mailcard.outbox.sql import SqlOutboxStore
 from mailcard.rendering import TemplateEngine
 
-ROUNDS = 1 if QUICK else 3
 CONTENT = MailingContent(
     sender="Магазин «Ромашка» <shop@example.com>", subject=SUBJECT, preheader=PREHEADER, html=HTML
 )
@@ -129,33 +127,7 @@ def run_round() -> Round:
 
 
 def main() -> None:
-    message_bytes = mean_message_bytes()
-    references = [_references(message_bytes)]
-    rounds: list[Round] = []
-    for _ in range(ROUNDS):
-        result = run_round()
-        assert abs(result.message_bytes - message_bytes) <= message_bytes / 100, (result, message_bytes)
-        references.append(_references(message_bytes))
-        (before, before_2kb), (after, after_2kb) = references[-2:]
-        result.reference_msgs_per_s = round((before + after) / 2, 1)
-        result.reference_2kb_msgs_per_s = round((before_2kb + after_2kb) / 2, 1)
-        rounds.append(result)
-    median = sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]
-    emit(
-        "mailing",
-        median.msgs_per_s,
-        median.reference_msgs_per_s,
-        messages=COUNT,
-        message_bytes=median.message_bytes,
-        reference_message_bytes=message_bytes,
-        reference_2kb_msgs_per_s=median.reference_2kb_msgs_per_s,
-        ratio_2kb=round(median.ratio_2kb, 3),
-        composed_msgs_per_s=median.composed_msgs_per_s,
-        connections=CONNECTIONS,
-        worker_processes=WORKERS,
-        cpu_us_per_msg=median.cpu_us_per_msg,
-        rounds=[r.summary() for r in rounds],
-    )
+    measure(run_round, "mailing")
 
 
 if __name__ == "__main__":

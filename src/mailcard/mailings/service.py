@@ -21,7 +21,6 @@ from typing import Any
 
 from mailcard.compose import Composer, EmailRequest
 from mailcard.delivery.accounts import AccountResolver
-from mailcard.delivery.probe import sender_matches_account
 from mailcard.errors import AddressError, ConfigurationError, InputError, MailcardError
 from mailcard.mailings.model import (
     Mailing,
@@ -33,13 +32,14 @@ from mailcard.mailings.model import (
 )
 from mailcard.mailings.store import SqlMailingStore
 from mailcard.outbox.store import OutboxStore
+from mailcard.senders.account_match import sender_settings_warning
 from mailcard.validation.addresses import parse_mailbox
+from mailcard.validation.findings import Finding, Location
 
 __all__ = ["MAX_RECIPIENTS", "MailingService", "RecipientInput"]
 
 MAX_RECIPIENTS = 100_000
 _REPORTED = 100  # bad recipients listed in an error; the count says how many there are in all
-MISMATCH_MESSAGE = "From differs from the SMTP account — the e-mail may fail or land in spam."
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +95,12 @@ class MailingService:
         accepted, repeats = self._recipients(recipients)
         if repeats:
             findings.append(
-                {
-                    "code": "duplicate_recipients",
-                    "severity": "info",
-                    "message": f"{repeats} repeated address(es) will be sent one e-mail each, not several.",
-                    "hint": None,
-                }
+                Finding(
+                    code="duplicate_recipients",
+                    severity="info",
+                    message=f"{repeats} repeated address(es) will be sent one e-mail each, not several.",
+                    location=Location(part="to"),
+                ).to_dict()
             )
         first = accepted[0]
         prepared = self._composer.prepare(
@@ -150,16 +150,11 @@ class MailingService:
             raise InputError(
                 f"There is no SMTP account {content.smtp_account_id}.", code="smtp_account_not_found"
             ) from error
-        if sender_matches_account(sender_address, account.settings):
-            return []
-        return [
-            {
-                "code": "sender_account_mismatch",
-                "severity": "warning",
-                "message": f"{MISMATCH_MESSAGE} (From {sender_address}, account {account.settings.username}).",
-                "hint": "Send from the account's own address or domain, or use an account for this From.",
-            }
-        ]
+        name = account.settings.name
+        warning = sender_settings_warning(
+            sender_address, account.settings, f"account {name!r}" if name else "the default account"
+        )
+        return [] if warning is None else [warning.to_dict()]
 
     def _recipients(self, given: Sequence[RecipientInput]) -> tuple[list[NewRecipient], int]:
         """The recipients to store, first occurrence of each address kept, and how many repeated."""

@@ -31,6 +31,11 @@ def sender_account_warning(
         settings, label = fallback, "MAILCARD_SMTP_URL"
     else:
         return None
+    return sender_settings_warning(from_address, settings, label)
+
+
+def sender_settings_warning(from_address: str, settings: SmtpSettings, label: str) -> Finding | None:
+    """The same warning for the SMTP settings that will send (``label`` names them to the user)."""
     if not settings.username or sender_matches_account(from_address, settings):
         return None
     return Finding(
