@@ -85,7 +85,7 @@ async def _send_now(mailcard: Container, mailing_id: str) -> None:
             await mailcard.mailing_runner().run(asyncio.Event(), mailing_id=mailing_id)
             progress = await asyncio.to_thread(store.progress, mailing_id)
             waiting = progress.messages.get("queued", 0) + progress.messages.get("sending", 0)
-            if progress.composed >= progress.recipients and not waiting:
+            if (progress.cancelled or progress.composed >= progress.recipients) and not waiting:
                 return
             await asyncio.sleep(0.1)
     finally:
