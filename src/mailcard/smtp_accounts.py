@@ -21,7 +21,7 @@ from mailcard.crypto import SecretBox
 from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.rows import row_by_id
-from mailcard.db.schema import outbox_messages, smtp_accounts
+from mailcard.db.schema import mailings, outbox_messages, smtp_accounts
 from mailcard.delivery.accounts import AccountLimits, ResolvedAccount
 from mailcard.delivery.settings import SmtpSettings
 from mailcard.errors import ConfigurationError, ConflictError, NotFoundError
@@ -178,12 +178,20 @@ class SmtpAccountStore:
     def delete(self, account_id: int) -> None:
         """Remove an account no message refers to (delivery history keeps its account)."""
         with self._engine.begin() as conn:
-            used = conn.execute(
-                select(outbox_messages.c.id).where(outbox_messages.c.smtp_account_id == account_id).limit(1)
-            ).first()
+            used = (
+                conn.execute(
+                    select(outbox_messages.c.id)
+                    .where(outbox_messages.c.smtp_account_id == account_id)
+                    .limit(1)
+                ).first()
+                or conn.execute(
+                    select(mailings.c.id).where(mailings.c.smtp_account_id == account_id).limit(1)
+                ).first()
+            )
             if used is not None:
                 raise ConflictError(
-                    "Messages in the outbox were sent or are queued through this account, so it stays.",
+                    "Messages in the outbox or mailings were sent, are queued or will go through this "
+                    "account, so it stays.",
                     code="smtp_account_in_use",
                     hint="Stop using it as default or on senders instead; its history remains readable.",
                 )

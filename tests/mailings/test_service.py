@@ -15,7 +15,14 @@ from tests.mailings.conftest import run_mailing
 from mailcard.bootstrap import Container, build
 from mailcard.delivery.fake import RecordingTransport
 from mailcard.delivery.settings import SmtpSettings
-from mailcard.errors import AddressError, ContentBlockedError, InputError, NotFoundError, TemplateError
+from mailcard.errors import (
+    AddressError,
+    ConflictError,
+    ContentBlockedError,
+    InputError,
+    NotFoundError,
+    TemplateError,
+)
 from mailcard.flows.customers import customer_context
 from mailcard.mailings import MailingContent, MailingRunner, MailingService, RecipientInput, SqlMailingStore
 from mailcard.secret import Secret
@@ -206,3 +213,15 @@ def test_a_chunk_being_composed_when_the_mailing_is_cancelled_is_not_sent(contai
     asyncio.run(runner._compose(chunk))  # stores its messages after the cancel
     counts = container.outbox.counts()
     assert counts["cancelled"] == 4 and counts["queued"] == 0
+
+
+def test_an_account_a_mailing_will_use_cannot_be_deleted(container: Container) -> None:
+    account = container.accounts.save(
+        "news", SmtpSettings("127.0.0.1", 1, "none", username=None, password=None)
+    )
+    routed = MailingContent(sender=CONTENT.sender, subject="Hi", text="Hi", smtp_account_id=account.id)
+    service(container).create("Промо", routed, people(2))
+    with pytest.raises(ConflictError) as caught:
+        container.accounts.delete(account.id)
+    assert caught.value.code == "smtp_account_in_use"
+    assert container.accounts.get(account.id).name == "news"

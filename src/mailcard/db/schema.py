@@ -458,7 +458,8 @@ mailings = Table(
     Column("id", String(32), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("sender", Text, nullable=False),
-    Column("smtp_account_id", Integer, ForeignKey("smtp_accounts.id", ondelete="SET NULL")),
+    # No ON DELETE: an account a mailing names cannot go (its recipients would silently change route).
+    Column("smtp_account_id", Integer, ForeignKey("smtp_accounts.id")),
     Column("subject", Text, nullable=False),
     Column("preheader", Text),
     Column("text_body", Text),

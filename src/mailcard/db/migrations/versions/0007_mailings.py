@@ -39,7 +39,6 @@ def upgrade() -> None:
             ["smtp_account_id"],
             ["smtp_accounts.id"],
             name="fk_mailings_smtp_account_id_smtp_accounts",
-            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name="fk_mailings_created_by_users", ondelete="SET NULL"
