@@ -8,11 +8,13 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.mailings.conftest import run_mailing
 
 from mailcard.bootstrap import Container, build
+from mailcard.compose import Composer
 from mailcard.delivery.fake import RecordingTransport
 from mailcard.delivery.settings import SmtpSettings
 from mailcard.errors import (
@@ -225,3 +227,24 @@ def test_an_account_a_mailing_will_use_cannot_be_deleted(container: Container) -
         container.accounts.delete(account.id)
     assert caught.value.code == "smtp_account_in_use"
     assert container.accounts.get(account.id).name == "news"
+
+
+def test_an_unexpected_error_refuses_that_recipient_and_the_others_go_out(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailing, _ = service(container).create("Промо", CONTENT, people(6))
+    prepare = Composer.prepare
+
+    def failing_for_buyer3(self: Composer, request: Any, **kwargs: Any) -> Any:
+        if request.to == "Покупатель 3 <buyer3@example.com>":
+            raise RuntimeError("a bug")
+        return prepare(self, request, **kwargs)
+
+    monkeypatch.setattr(Composer, "prepare", failing_for_buyer3)
+    done = run_mailing(container, mailing.id, transport=RecordingTransport())
+    assert done.messages == {"sent": 5} and done.refused == 1
+    [refused] = [v for v in container.mailings().recipients(mailing.id, limit=10, offset=0) if v.error]
+    assert refused.seq == 3 and refused.error == {
+        "code": "internal_error",
+        "message": "Internal error while composing; see the worker log.",
+    }

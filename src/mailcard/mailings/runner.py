@@ -128,6 +128,15 @@ class MailingRunner:
                 ready.append((request, self._composer.prepare(request)))
             except MailcardError as error:
                 refused.append(RecipientRefusal(seq=seq, code=error.code, message=error.message))
+            except Exception:  # a bug must not stop the mailing at this recipient, chunk after chunk
+                log.exception("composing recipient %s of mailing %s failed", seq, chunk.mailing_id)
+                refused.append(
+                    RecipientRefusal(
+                        seq=seq,
+                        code="internal_error",
+                        message="Internal error while composing; see the worker log.",
+                    )
+                )
         ids = await self._call_db(
             self._outbox.enqueue_many, [new_message(r, p) for r, p in ready], now=self._clock()
         )
