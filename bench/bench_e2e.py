@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 from _common import (
     MESSAGE_SIZE,
@@ -172,6 +173,16 @@ class Round:
         return {**asdict(self), "ratio": round(self.ratio, 3), "ratio_2kb": round(self.ratio_2kb, 3)}
 
 
+def sent_message_bytes(engine: Any) -> float:
+    """The mean size of the round's messages in the outbox, once every one is checked to be sent."""
+    counts = SqlOutboxStore(engine).counts()
+    assert counts["sent"] == COUNT, counts
+    with engine.connect() as conn:
+        return float(
+            driver_connection(conn).execute("SELECT avg(length(data)) FROM outbox_bodies").fetchone()[0]
+        )
+
+
 def run_round() -> Round:
     """Run the pipeline once on a fresh outbox: its rate and where the CPU went."""
     spawn = multiprocessing.get_context("spawn")
@@ -179,7 +190,6 @@ def run_round() -> Round:
         db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = create_db_engine(db_url)
         upgrade(engine)
-        store = SqlOutboxStore(engine)
         sink = start_smtp_sink()
         workers = WorkerProcesses(db_url, sink.port, processes=WORKERS, connections=CONNECTIONS)
         go = spawn.Event()
@@ -220,12 +230,7 @@ def run_round() -> Round:
                     process.kill()
             workers.join()
             sink.stop()
-        counts = store.counts()
-        assert counts["sent"] == COUNT, counts
-        with engine.connect() as conn:
-            stored_bytes = (
-                driver_connection(conn).execute("SELECT avg(length(data)) FROM outbox_bodies").fetchone()[0]
-            )
+        stored_bytes = sent_message_bytes(engine)
         engine.dispose()
     return Round(
         msgs_per_s=round(COUNT / elapsed, 1),
