@@ -8,7 +8,7 @@ import logging
 import signal
 import threading
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import uvicorn
@@ -16,6 +16,9 @@ import uvicorn
 from mailcard import eventloop
 from mailcard.cli.runtime import JsonOption, console, container, emit, handled
 from mailcard.db.migrate import current_revision, head_revision, upgrade
+
+if TYPE_CHECKING:
+    from mailcard.bootstrap import Container
 
 
 def _configure_logging(level: str) -> None:
@@ -55,11 +58,7 @@ def register(app: typer.Typer) -> None:
         with handled(as_json=False), container() as mailcard:
             _configure_logging(mailcard.settings.log_level)
             overrides: dict[str, Any] = {"concurrency": concurrency} if concurrency else {}
-            eventloop.run(
-                _run_worker(
-                    mailcard, mailcard.worker(**overrides), mailcard.flow_runner(), mailcard.mailing_runner()
-                )
-            )
+            eventloop.run(_run_worker(mailcard, overrides))
 
     @app.command()
     def run(
@@ -134,15 +133,10 @@ class CleanExitServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-async def _run_worker(
-    mailcard: Any, delivery_worker: object, flow_runner: object, mailing_runner: object
-) -> None:
-    from mailcard.delivery.worker import DeliveryWorker
-    from mailcard.flows import FlowRunner
-    from mailcard.mailings import MailingRunner
-
-    assert isinstance(delivery_worker, DeliveryWorker) and isinstance(flow_runner, FlowRunner)
-    assert isinstance(mailing_runner, MailingRunner)
+async def _run_worker(mailcard: Container, overrides: dict[str, Any]) -> None:
+    delivery_worker = mailcard.worker(**overrides)
+    flow_runner = mailcard.flow_runner()
+    mailing_runner = mailcard.mailing_runner()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
