@@ -195,6 +195,7 @@ class Container:
             self.outbox,
             self.accounts,
             lambda customer_id: customer_context(self.customers, customer_id),
+            templates=self.templates_store,
         )
 
     def mailing_runner(self) -> MailingRunner:

@@ -82,3 +82,32 @@ def test_bad_input_is_refused_whole_with_a_stable_code(admin: TestClient) -> Non
 
     assert admin.get("/api/mailings").json()["total"] == 0
     assert admin.get("/api/mailings/" + "0" * 32).status_code == 404
+
+
+def test_a_mailing_takes_a_stored_template_and_its_fields_override_it(admin: TestClient) -> None:
+    template = admin.post(
+        "/api/templates",
+        json={
+            "name": "Скидки",
+            "event": "customer",
+            "subject": "{{ customer.firstName }}, скидки недели",
+            "preheader": "Только до воскресенья",
+            "html": "<p>Здравствуйте, {{ customer.firstName }}! Код: {{ code }}</p>",
+        },
+    )
+    assert template.status_code == 201, template.text
+    base = {k: v for k, v in MAILING.items() if k not in ("subject", "preheader", "html")}
+    taken = admin.post("/api/mailings", json={**base, "template_id": template.json()["id"]})
+    assert taken.status_code == 201, taken.text
+    assert (taken.json()["subject"], taken.json()["preheader"]) == (
+        "{{ customer.firstName }}, скидки недели",
+        "Только до воскресенья",
+    )
+    overridden = admin.post(
+        "/api/mailings", json={**base, "template_id": template.json()["id"], "subject": "Последний день"}
+    ).json()
+    assert overridden["subject"] == "Последний день" and overridden["html"] == template.json()["html"]
+    missing = admin.post("/api/mailings", json={**base, "template_id": 999999})
+    assert missing.status_code == 404
+    neither = admin.post("/api/mailings", json={**base, "text": "Привет"})
+    assert neither.status_code == 422 and neither.json()["code"] == "empty_subject"

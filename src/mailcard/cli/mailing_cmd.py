@@ -116,7 +116,10 @@ def register(app: typer.Typer) -> None:
     def create(
         name: str = typer.Option(..., "--name", help="What the mailing is called in lists."),
         sender: str = typer.Option(..., "--from", help="Sender, e.g. '客服团队 <support@company.com>'."),
-        subject: str = typer.Option(..., "--subject", help="Twig"),
+        subject: str | None = typer.Option(None, "--subject", help="Twig (default: the template's)."),
+        template_id: int | None = typer.Option(
+            None, "--template", min=1, help="A stored template's id: its subject, preheader and bodies."
+        ),
         recipients: str = typer.Option(
             ...,
             "--recipients",
@@ -143,15 +146,14 @@ def register(app: typer.Typer) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             usage_error(f"Cannot read the body file: {exc}", as_json=as_json)
         people = _recipients(recipients, as_json)
-        from mailcard.mailings import MailingContent
-
         with handled(as_json=as_json), container() as mailcard:
             account_id = resolve_account_id(mailcard, smtp, smtp_password_env, ca_file)
             service = mailcard.mailings()
             created, progress = service.create(
                 name,
-                MailingContent(
+                service.content(
                     sender=sender,
+                    template_id=template_id,
                     subject=subject,
                     preheader=preheader,
                     text=text,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailcard.compose import Composer, EmailRequest
+from mailcard.crm.templates import TemplateStore
 from mailcard.delivery.accounts import AccountResolver
 from mailcard.errors import AddressError, ConfigurationError, InputError, MailcardError
 from mailcard.mailings.model import (
@@ -61,6 +62,7 @@ class MailingService:
         accounts: AccountResolver,
         customer_context: Callable[[str], dict[str, Any] | None],
         *,
+        templates: TemplateStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -68,7 +70,43 @@ class MailingService:
         self._outbox = outbox
         self._accounts = accounts
         self._customer_context = customer_context
+        self._templates = templates
         self._clock = clock
+
+    def content(
+        self,
+        *,
+        sender: str,
+        template_id: int | None = None,
+        subject: str | None = None,
+        preheader: str | None = None,
+        html: str | None = None,
+        text: str | None = None,
+        timezone: str = "UTC",
+        smtp_account_id: int | None = None,
+    ) -> MailingContent:
+        """What the mailing sends: a stored template's subject, preheader and bodies (of any event:
+        a mailing's data is what its recipients bring), each replaced by the one given; or only the
+        ones given."""
+        if template_id is not None:
+            if self._templates is None:
+                raise ConfigurationError("Mailings were set up without the template store.")
+            template = self._templates.get(template_id)
+            subject = subject if subject is not None else template.subject
+            preheader = preheader if preheader is not None else template.preheader
+            html = html if html is not None else template.html
+            text = text if text is not None else template.text
+        if not subject:
+            raise InputError("Give a subject, or pick a template.", code="empty_subject")
+        return MailingContent(
+            sender=sender,
+            subject=subject,
+            preheader=preheader,
+            text=text,
+            html=html,
+            timezone=timezone,
+            smtp_account_id=smtp_account_id,
+        )
 
     def create(
         self,

@@ -12,9 +12,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 
-from mailcard.api.deps import AdminUser, ContainerDep, Page, Paging
+from mailcard.api.deps import AdminUser, ContainerDep, Page, Paging, RowId
 from mailcard.api.routes.card import MAX_BODY
-from mailcard.mailings import MailingContent, RecipientInput
+from mailcard.mailings import RecipientInput
 from mailcard.mailings.service import MAX_RECIPIENTS
 
 router = APIRouter(prefix="/api/mailings", tags=["mailings"])
@@ -38,7 +38,10 @@ class MailingIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     from_: str = Field(alias="from", min_length=1, max_length=1000, description="Name <address>")
     smtp_account_id: int | None = Field(None, description="Default: the installation's default account.")
-    subject: str = Field(max_length=2000, description="Twig")
+    template_id: RowId | None = Field(
+        None, description="A stored template: its subject, preheader and bodies, unless given here."
+    )
+    subject: str | None = Field(None, max_length=2000, description="Twig")
     preheader: str | None = Field(
         None, max_length=2000, description="Twig; inbox preview text, hidden in the body."
     )
@@ -52,10 +55,12 @@ class MailingIn(BaseModel):
 def create(body: MailingIn, principal: AdminUser, container: ContainerDep) -> dict[str, Any]:
     """Check and store the mailing (201); the workers compose and send it. Refused whole (422) when a
     recipient, the sender, a template or the first recipient's message cannot be used."""
-    mailing, progress = container.mailings().create(
+    service = container.mailings()
+    mailing, progress = service.create(
         body.name,
-        MailingContent(
+        service.content(
             sender=body.from_,
+            template_id=body.template_id,
             subject=body.subject,
             preheader=body.preheader,
             text=body.text,
