@@ -186,15 +186,22 @@ class Container:
         )
 
     def mailings(self) -> MailingService:
-        from mailcard.flows.customers import customer_context
+        from mailcard.crm.template_data import customer_template_data
+        from mailcard.flows.customers import find_customer
         from mailcard.mailings import MailingService, SqlMailingStore
+
+        def customer_data(customer_id: str) -> dict[str, Any] | None:
+            customer = find_customer(self.customers, customer_id)
+            if customer is None:
+                return None
+            return customer_template_data(customer, users=self.users, stores=self.stores)
 
         return MailingService(
             SqlMailingStore(self.engine),
             self.composer(),
             self.outbox,
             self.accounts,
-            lambda customer_id: customer_context(self.customers, customer_id),
+            customer_data,
             templates=self.templates_store,
         )
 

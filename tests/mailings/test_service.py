@@ -4,9 +4,11 @@ and that composition shared among workers, or resumed after a worker died, sends
 from __future__ import annotations
 
 import asyncio
+import email
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email import policy
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from tests.mailings.conftest import run_mailing
 
 from mailcard.bootstrap import Container, build
 from mailcard.compose import Composer
+from mailcard.crm import NewCustomer, NewStore
 from mailcard.delivery.fake import RecordingTransport
 from mailcard.delivery.settings import SmtpSettings
 from mailcard.errors import (
@@ -25,7 +28,7 @@ from mailcard.errors import (
     NotFoundError,
     TemplateError,
 )
-from mailcard.flows.customers import customer_context
+from mailcard.identity import NewUser
 from mailcard.mailings import MailingContent, MailingRunner, MailingService, RecipientInput, SqlMailingStore
 from mailcard.secret import Secret
 from mailcard.settings import Settings
@@ -47,14 +50,10 @@ def container(tmp_path: Path) -> Iterator[Container]:
 
 
 def service(container: Container, chunk_size: int = 4) -> MailingService:
-    """Small chunks, so a few recipients make several chunks."""
-    return MailingService(
-        SqlMailingStore(container.engine, chunk_size=chunk_size),
-        container.composer(),
-        container.outbox,
-        container.accounts,
-        lambda customer_id: customer_context(container.customers, customer_id),
-    )
+    """The container's service, storing small chunks, so a few recipients make several chunks."""
+    built = container.mailings()
+    built.store = SqlMailingStore(container.engine, chunk_size=chunk_size)
+    return built
 
 
 def people(count: int) -> list[RecipientInput]:
@@ -248,3 +247,25 @@ def test_an_unexpected_error_refuses_that_recipient_and_the_others_go_out(
         "code": "internal_error",
         "message": "Internal error while composing; see the worker log.",
     }
+
+
+def test_a_crm_customer_brings_their_manager_and_store_as_on_the_card(container: Container) -> None:
+    store = container.stores.create(NewStore("tverskaya", "Ромашка на Тверской"))
+    olga = container.users.create(NewUser("olga", "Ольга Смирнова", "olga@shop.example.com"))
+    anna = container.customers.create(
+        NewCustomer(email="anna@example.com", first_name="Анна", manager_id=olga.id, store_id=store.id)
+    )
+    content = MailingContent(
+        sender=CONTENT.sender,
+        subject="{{ customer.firstName }}, ждём вас в «{{ store.name }}»",
+        text="Ваш менеджер: {{ manager.firstName }} {{ manager.lastName }}. Код {{ code }}.",
+    )
+    mailing, _ = service(container).create(
+        "Промо", content, [RecipientInput(customer_id=str(anna.id), context={"code": "A1", "store": "x"})]
+    )
+    transport = RecordingTransport()
+    run_mailing(container, mailing.id, transport=transport)
+    [sent] = transport.sends
+    message = email.message_from_bytes(sent.data, policy=policy.default)
+    assert message["Subject"] == "Анна, ждём вас в «Ромашка на Тверской»"
+    assert "Ваш менеджер: Ольга Смирнова. Код A1." in message.get_content()

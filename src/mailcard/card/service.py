@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from mailcard.access import check_customer_visible
 from mailcard.compose import Composer, EmailRequest
 from mailcard.compose.service import new_message
 from mailcard.content.preview import preview_document
+from mailcard.crm.template_data import TEMPLATE_KEYS, customer_template_data, manager_context
 from mailcard.db.direct import Direct
 from mailcard.db.engine import reading
 from mailcard.db.schema import customer_emails
@@ -42,7 +42,7 @@ _RECORD_EMAIL = Direct(insert(customer_emails))
 CARD_EVENT = "customer"
 TEST_PREFIX = "[TEST] "
 # Keys of the rendering context the card fills itself; extra data cannot replace them.
-RESERVED_KEYS = ("customer", "manager", "store")
+RESERVED_KEYS = TEMPLATE_KEYS
 
 
 # Each lookup reads with the caller's connection when given one: a send does all its reads in one
@@ -413,31 +413,13 @@ class CardService:
         self, customer: Any, data: Mapping[str, Any], choice: SenderChoice, conn: Connection
     ) -> dict[str, Any]:
         context: dict[str, Any] = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
-        context["customer"] = customer.to_context()
-        context["manager"] = None
-        context["store"] = None
-        if customer.manager_id is not None:
-            manager: tuple[int, str, str] | None = None
-            if choice.kind == "manager" and choice.id == customer.manager_id:
-                # Sending as the manager: the choice was just read from their user, no second query.
-                manager = (choice.id, choice.name or "", choice.email)
-            else:
-                with contextlib.suppress(NotFoundError):
-                    user = self._users.get(customer.manager_id, conn=conn)
-                    manager = (user.id, user.name, user.email)
-            if manager is not None:
-                manager_id, name, address = manager
-                first, _, last = name.partition(" ")
-                context["manager"] = {
-                    "id": manager_id,
-                    "name": name,
-                    "firstName": first,
-                    "lastName": last,
-                    "email": address,
-                }
-        if customer.store_id is not None:
-            with contextlib.suppress(NotFoundError):
-                context["store"] = self._stores.get(customer.store_id, conn=conn).to_context()
+        known = None
+        if choice.kind == "manager" and choice.id == customer.manager_id:
+            # Sending as the manager: the choice was just read from their user, no second query.
+            known = manager_context(choice.id, choice.name or "", choice.email)
+        context.update(
+            customer_template_data(customer, users=self._users, stores=self._stores, conn=conn, manager=known)
+        )
         return context
 
     def _unresolved(self, request: EmailRequest) -> list[Finding]:

@@ -45,8 +45,8 @@ _REPORTED = 100  # bad recipients listed in an error; the count says how many th
 
 @dataclass(frozen=True, slots=True)
 class RecipientInput:
-    """An address with its template data, or a CRM customer (address and ``customer`` data from the
-    card; ``context`` adds to it)."""
+    """An address with its template data, or a CRM customer (address, and ``customer``, ``manager``
+    and ``store`` as on the card; ``context`` adds to them)."""
 
     to: str | None = None
     customer_id: str | None = None
@@ -60,7 +60,7 @@ class MailingService:
         composer: Composer,
         outbox: OutboxStore,
         accounts: AccountResolver,
-        customer_context: Callable[[str], dict[str, Any] | None],
+        customer_data: Callable[[str], dict[str, Any] | None],
         *,
         templates: TemplateStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -69,7 +69,8 @@ class MailingService:
         self._composer = composer
         self._outbox = outbox
         self._accounts = accounts
-        self._customer_context = customer_context
+        # A CRM customer (id or external id) as templates see them: customer, manager, store.
+        self._customer_data = customer_data
         self._templates = templates
         self._clock = clock
 
@@ -228,15 +229,16 @@ class MailingService:
         """The recipient to store, and its bare address (what repeats are found by)."""
         context = dict(item.context or {})
         if item.customer_id is not None:
-            customer = self._customer_context(item.customer_id)
-            if customer is None:
+            data = self._customer_data(item.customer_id)
+            if data is None:
                 raise InputError(f"There is no customer {item.customer_id}.", code="customer_not_found")
+            customer = data["customer"]
             address = item.to or customer.get("email")
             if not address:
                 raise AddressError(
                     f"Customer {item.customer_id} has no e-mail address.", code="customer_without_email"
                 )
-            context["customer"] = customer
+            context.update(data)  # as on the card: the given data cannot replace these
             mailbox = parse_mailbox(str(address))
             return (
                 NewRecipient(address=str(mailbox), context=context, customer_id=str(customer["id"])),
