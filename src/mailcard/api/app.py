@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mailcard import __version__
+from mailcard.background import BackgroundWork
 from mailcard.bootstrap import Container
 from mailcard.db.engine import reading
 from mailcard.devinbox import BANNER, DevInbox
@@ -74,38 +75,19 @@ class Services:
 def create_app(container: Container, services: Services = Services(worker=False)) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop = asyncio.Event()
         inbox: DevInbox | None = None
-        worker_task: asyncio.Task[None] | None = None
-        runner_task: asyncio.Task[None] | None = None
-        mailing_task: asyncio.Task[None] | None = None
+        work: BackgroundWork | None = None
         if services.devinbox:
             inbox = DevInbox(container.devinbox, port=container.settings.devinbox_port)
             await inbox.start()
-        stop_waking: Callable[[], None] | None = None
         if services.worker:
-            worker = container.worker()
-            worker_task = asyncio.create_task(worker.run(stop))
-            # Mail queued by this process (the card, confirmations) goes out now, not at the next poll.
-            stop_waking = container.outbox.on_enqueue(worker.wake)
-            # Flow runs advance beside delivery: a send_email block waits for the row the worker settles.
-            runner_task = asyncio.create_task(container.flow_runner().run(stop))
-            # Mailings are composed on this loop in slices, between requests and deliveries.
-            mailing_task = asyncio.create_task(container.mailing_runner().run(stop))
+            work = BackgroundWork(container, asyncio.Event())
         app.state.devinbox = inbox
         try:
             yield
         finally:
-            if stop_waking is not None:
-                stop_waking()
-            stop.set()
-            if runner_task is not None:
-                await runner_task
-            if mailing_task is not None:
-                await mailing_task
-            if worker_task is not None:
-                await worker_task
-                await worker.aclose()
+            if work is not None:
+                await work.close()
             if inbox is not None:
                 await inbox.stop()
 

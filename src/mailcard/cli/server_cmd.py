@@ -134,30 +134,19 @@ class CleanExitServer(uvicorn.Server):
 
 
 async def _run_worker(mailcard: Container, overrides: dict[str, Any]) -> None:
-    delivery_worker = mailcard.worker(**overrides)
-    flow_runner = mailcard.flow_runner()
-    mailing_runner = mailcard.mailing_runner()
+    from mailcard.background import BackgroundWork
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logging.getLogger("mailcard.worker").info("worker %s started", delivery_worker.worker_id)
-    # Flow runs advance in the same process: a send_email block waits for the row the worker settles.
-    runner = asyncio.create_task(flow_runner.run(stop))
-    # Mailings are composed here too, and what they queue is claimed at once (not at the next poll).
-    composer = asyncio.create_task(mailing_runner.run(stop))
-    stop_waking = mailcard.outbox.on_enqueue(delivery_worker.wake)
+    work = BackgroundWork(mailcard, stop, **overrides)
+    worker = work.worker
+    logging.getLogger("mailcard.worker").info("worker %s started", worker.worker_id)
     try:
-        await delivery_worker.run(stop)
+        await work.delivery
     finally:
-        stop_waking()
-        stop.set()
-        await runner
-        await composer
-        await delivery_worker.aclose()
+        await work.close()
         logging.getLogger("mailcard.worker").info(
-            "worker stopped: %s sent, %s failed, %s to retry",
-            delivery_worker.sent,
-            delivery_worker.failed,
-            delivery_worker.retried,
+            "worker stopped: %s sent, %s failed, %s to retry", worker.sent, worker.failed, worker.retried
         )
