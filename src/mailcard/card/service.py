@@ -396,13 +396,10 @@ class CardService:
                     "the card sends templates of the 'customer' event.",
                     code="template_wrong_event",
                 )
-            return (
-                email.subject if email.subject is not None else template.subject,
-                email.preheader if email.preheader is not None else template.preheader,
-                email.html if email.html is not None else template.html,
-                email.text if email.text is not None else template.text,
-                template.id,
+            subject, preheader, html, text = template.overridden(
+                subject=email.subject, preheader=email.preheader, html=email.html, text=email.text
             )
+            return subject, preheader, html, text, template.id
         if not email.subject:
             raise InputError("Give a subject, or pick a template.", code="empty_subject")
         if not email.html and not email.text:

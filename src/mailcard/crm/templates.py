@@ -49,6 +49,18 @@ class Template:
     created_at: datetime
     updated_at: datetime
 
+    def overridden(
+        self, *, subject: str | None, preheader: str | None, html: str | None, text: str | None
+    ) -> tuple[str, str | None, str | None, str | None]:
+        """Subject, preheader, HTML and text to send: each one given, else this template's (the card
+        and mailings let a user change a field of the template they picked)."""
+        return (
+            subject if subject is not None else self.subject,
+            preheader if preheader is not None else self.preheader,
+            html if html is not None else self.html,
+            text if text is not None else self.text,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

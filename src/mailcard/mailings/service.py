@@ -92,11 +92,9 @@ class MailingService:
         if template_id is not None:
             if self._templates is None:
                 raise ConfigurationError("Mailings were set up without the template store.")
-            template = self._templates.get(template_id)
-            subject = subject if subject is not None else template.subject
-            preheader = preheader if preheader is not None else template.preheader
-            html = html if html is not None else template.html
-            text = text if text is not None else template.text
+            subject, preheader, html, text = self._templates.get(template_id).overridden(
+                subject=subject, preheader=preheader, html=html, text=text
+            )
         if not subject:
             raise InputError("Give a subject, or pick a template.", code="empty_subject")
         return MailingContent(
