@@ -94,7 +94,7 @@ def test_a_mailing_reaches_every_mailbox_once_and_a_blocked_message_is_refused_a
         assert str(received["From"]) == f"客服团队 <{postfix.sender}>"
         code = "OLGA-0" if n == 0 else f"SALE-{n}"
         assert code in received.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    views = mailcard.mailings().recipients(mailing.id, limit=100, offset=0)
+    views = mailcard.mailings().recipients(mailing.id, limit=100, offset=0)[0]
     refused = [v for v in views if v.status == "refused"]
     assert [v.seq for v in refused] == [4] and refused[0].error is not None
     assert refused[0].error["code"] == "content_blocked" and "script" in refused[0].error["message"].lower()

@@ -40,5 +40,5 @@ def test_two_workers_share_a_mailing_on_postgres_and_send_each_message_once(on_p
     }
     sent_to = Counter(r for send in transport.sends for r in send.envelope.recipients)
     assert sent_to == Counter(f"buyer{n}@example.com" for n in range(37))
-    views = on_postgres.mailings().recipients(mailing.id, limit=10, offset=30)
+    views = on_postgres.mailings().recipients(mailing.id, limit=10, offset=30)[0]
     assert [v.seq for v in views] == list(range(30, 37)) and {v.status for v in views} == {"sent"}

@@ -136,7 +136,7 @@ def test_two_workers_compose_and_send_each_message_once(container: Container) ->
     assert done.messages == {"sent": 41} and done.refused == 0
     sent_to = Counter(r for send in transport.sends for r in send.envelope.recipients)
     assert sent_to == Counter(f"buyer{n}@example.com" for n in range(41))
-    message_ids = {v.message_id for v in container.mailings().recipients(mailing.id, limit=100, offset=0)}
+    message_ids = {v.message_id for v in container.mailings().recipients(mailing.id, limit=100, offset=0)[0]}
     assert len(message_ids) == 41 and None not in message_ids
 
 
@@ -197,7 +197,7 @@ def test_a_cancelled_mailing_sends_nothing_more(container: Container) -> None:
 
     asyncio.run(work_a_while())
     assert transport.sends == []
-    views = container.mailings().recipients(mailing.id, limit=100, offset=0)
+    views = container.mailings().recipients(mailing.id, limit=100, offset=0)[0]
     assert [v.status for v in views] == ["cancelled"] * 10
     assert [v.message_id is not None for v in views] == [True] * 4 + [False] * 6
     # Cancelling again changes nothing and says so.
@@ -242,7 +242,7 @@ def test_an_unexpected_error_refuses_that_recipient_and_the_others_go_out(
     monkeypatch.setattr(Composer, "prepare", failing_for_buyer3)
     done = run_mailing(container, mailing.id, transport=RecordingTransport())
     assert done.messages == {"sent": 5} and done.refused == 1
-    [refused] = [v for v in container.mailings().recipients(mailing.id, limit=10, offset=0) if v.error]
+    [refused] = [v for v in container.mailings().recipients(mailing.id, limit=10, offset=0)[0] if v.error]
     assert refused.seq == 3 and refused.error == {
         "code": "internal_error",
         "message": "Internal error while composing; see the worker log.",

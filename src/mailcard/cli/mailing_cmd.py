@@ -220,9 +220,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Mailings, newest first."""
         with handled(as_json=as_json), container() as mailcard:
-            store = mailcard.mailings().store
-            found, total = store.list(limit=limit, offset=0)
-            items = [m.to_dict() | {"progress": store.progress(m.id).to_dict()} for m in found]
+            page, total = mailcard.mailings().store.list(limit=limit, offset=0)
+            items = [m.to_dict() | {"progress": p.to_dict()} for m, p in page]
 
             def human() -> None:
                 table = Table("id", "name", "created", "status", "recipients", "sent", "failed", "refused")
@@ -251,7 +250,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Each recipient in order with its message and status (refused ones with the reason)."""
         with handled(as_json=as_json), container() as mailcard:
-            views = mailcard.mailings().recipients(mailing_id, limit=limit, offset=offset)
+            views, _ = mailcard.mailings().recipients(mailing_id, limit=limit, offset=offset)
             items = [v.to_dict() for v in views]
 
             def human() -> None:

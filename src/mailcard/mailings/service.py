@@ -163,10 +163,11 @@ class MailingService:
             ),
             now=self._clock(),
         )
-        return mailing, self.store.progress(mailing.id)
+        # Just stored: nothing composed yet (no need to ask the database).
+        return mailing, MailingProgress(recipients=len(accepted), composed=0, refused=0, messages={})
 
     def get(self, mailing_id: str) -> tuple[Mailing, MailingProgress]:
-        return self.store.get(mailing_id), self.store.progress(mailing_id)
+        return self.store.overview(mailing_id)
 
     def cancel(self, mailing_id: str) -> tuple[Mailing, MailingProgress, int]:
         """Stop the mailing: nothing more is composed, its waiting messages are cancelled (a message
@@ -175,9 +176,10 @@ class MailingService:
         now = self._clock()
         waiting = self.store.cancel(mailing_id, now=now)
         cancelled = self._outbox.cancel_waiting(waiting, now=now)
-        return self.store.get(mailing_id), self.store.progress(mailing_id), cancelled
+        return *self.store.overview(mailing_id), cancelled
 
-    def recipients(self, mailing_id: str, *, limit: int, offset: int) -> list[RecipientView]:
+    def recipients(self, mailing_id: str, *, limit: int, offset: int) -> tuple[list[RecipientView], int]:
+        """A page of the recipients in order, and how many there are."""
         return self.store.recipients(mailing_id, limit=limit, offset=offset)
 
     def _account_findings(self, content: MailingContent, sender_address: str) -> list[dict[str, Any]]:

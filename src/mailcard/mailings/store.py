@@ -227,48 +227,34 @@ class SqlMailingStore:
 
     def get(self, mailing_id: str) -> Mailing:
         with reading(self._engine) as conn:
-            row = conn.execute(select(_M).where(_M.c.id == mailing_id)).first()
-        if row is None:
-            raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
-        return _mailing(row._mapping)
+            return _read(conn, mailing_id)
 
-    def list(self, *, limit: int, offset: int) -> tuple[list[Mailing], int]:
+    def overview(self, mailing_id: str) -> tuple[Mailing, MailingProgress]:
+        """The mailing and where its recipients stand, read on one connection."""
+        with reading(self._engine) as conn:
+            mailing = _read(conn, mailing_id)
+            return mailing, _progress(conn, mailing)
+
+    def progress(self, mailing_id: str) -> MailingProgress:
+        return self.overview(mailing_id)[1]
+
+    def list(self, *, limit: int, offset: int) -> tuple[builtins.list[tuple[Mailing, MailingProgress]], int]:
+        """A page of mailings, newest first, each with its progress; and how many there are."""
         with reading(self._engine) as conn:
             total = conn.scalar(select(func.count()).select_from(_M)) or 0
             rows = conn.execute(
                 select(_M).order_by(_M.c.created_at.desc(), _M.c.id).limit(limit).offset(offset)
             ).all()
-        return [_mailing(r._mapping) for r in rows], total
+            page = [_mailing(r._mapping) for r in rows]
+            return [(m, _progress(conn, m)) for m in page], total
 
-    def progress(self, mailing_id: str) -> MailingProgress:
-        mine = _R.c.mailing_id == mailing_id
-        with reading(self._engine) as conn:
-            found = conn.execute(
-                select(_M.c.recipient_count, _M.c.cancelled_at).where(_M.c.id == mailing_id)
-            ).first()
-            if found is None:
-                raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
-            refused = conn.scalar(select(func.count()).where(mine, _R.c.error.is_not(None))) or 0
-            statuses = conn.execute(
-                select(outbox_messages.c.status, func.count())
-                .select_from(_R.join(outbox_messages, _message_of_recipient()))
-                .where(mine)
-                .group_by(outbox_messages.c.status)
-            ).all()
-        messages = {str(status): int(count) for status, count in statuses}
-        return MailingProgress(
-            recipients=found.recipient_count,
-            composed=refused + sum(messages.values()),
-            refused=refused,
-            messages=messages,
-            cancelled=found.cancelled_at is not None,
-        )
-
-    def recipients(self, mailing_id: str, *, limit: int, offset: int) -> builtins.list[RecipientView]:
-        # NotFoundError for an unknown mailing, not an empty page
-        never = "cancelled" if self.get(mailing_id).cancelled_at is not None else "pending"
+    def recipients(
+        self, mailing_id: str, *, limit: int, offset: int
+    ) -> tuple[builtins.list[RecipientView], int]:
+        """A page of the recipients in order, each with its message and status; and how many there are."""
         o = outbox_messages
         with reading(self._engine) as conn:
+            mailing = _read(conn, mailing_id)  # an unknown mailing is not found, not an empty page
             rows = conn.execute(
                 select(_R.c.seq, _R.c.address, _R.c.customer_id, o.c.id, _R.c.error, o.c.status)
                 .select_from(_R.outerjoin(o, _message_of_recipient()))
@@ -277,7 +263,8 @@ class SqlMailingStore:
                 .limit(limit)
                 .offset(offset)
             ).all()
-        return [
+        never = "cancelled" if mailing.cancelled_at is not None else "pending"
+        views = [
             RecipientView(
                 seq=r.seq,
                 address=r.address,
@@ -288,6 +275,33 @@ class SqlMailingStore:
             )
             for r in rows
         ]
+        return views, mailing.recipient_count
+
+
+def _read(conn: Connection, mailing_id: str) -> Mailing:
+    row = conn.execute(select(_M).where(_M.c.id == mailing_id)).first()
+    if row is None:
+        raise NotFoundError(f"No mailing {mailing_id}.", code="mailing_not_found")
+    return _mailing(row._mapping)
+
+
+def _progress(conn: Connection, mailing: Mailing) -> MailingProgress:
+    mine = _R.c.mailing_id == mailing.id
+    refused = conn.scalar(select(func.count()).where(mine, _R.c.error.is_not(None))) or 0
+    statuses = conn.execute(
+        select(outbox_messages.c.status, func.count())
+        .select_from(_R.join(outbox_messages, _message_of_recipient()))
+        .where(mine)
+        .group_by(outbox_messages.c.status)
+    ).all()
+    messages = {str(status): int(count) for status, count in statuses}
+    return MailingProgress(
+        recipients=mailing.recipient_count,
+        composed=refused + sum(messages.values()),
+        refused=refused,
+        messages=messages,
+        cancelled=mailing.cancelled_at is not None,
+    )
 
 
 def _message_of_recipient() -> Any:

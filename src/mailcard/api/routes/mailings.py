@@ -81,11 +81,8 @@ def create(body: MailingIn, principal: AdminUser, container: ContainerDep) -> di
 
 @router.get("")
 def list_mailings(principal: AdminUser, container: ContainerDep, paging: Paging) -> Page[Any]:
-    service = container.mailings()
-    mailings, total = service.store.list(limit=paging.limit, offset=paging.offset)
-    return Page.of(
-        [m.to_dict() | {"progress": service.store.progress(m.id).to_dict()} for m in mailings], total, paging
-    )
+    page, total = container.mailings().store.list(limit=paging.limit, offset=paging.offset)
+    return Page.of([m.to_dict() | {"progress": p.to_dict()} for m, p in page], total, paging)
 
 
 @router.get("/{mailing_id}")
@@ -108,7 +105,5 @@ def list_recipients(
 ) -> Page[Any]:
     """Each recipient in order: its outbox message and status (pending until its chunk is composed,
     refused with the reason when its message could not be made)."""
-    service = container.mailings()
-    total = service.store.get(mailing_id).recipient_count
-    items = service.recipients(mailing_id, limit=paging.limit, offset=paging.offset)
+    items, total = container.mailings().recipients(mailing_id, limit=paging.limit, offset=paging.offset)
     return Page.of([r.to_dict() for r in items], total, paging)
