@@ -10,10 +10,11 @@ uvloop the worker spends about a tenth less CPU a message against smtp-sink (the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run"]
+__all__ = ["run", "wait_or_timeout"]
 
 T = TypeVar("T")
 
@@ -30,3 +31,9 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` to completion on a new event loop (like ``asyncio.run``) and return its result."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(main)
+
+
+async def wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` is set or ``seconds`` pass, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=seconds)

@@ -16,28 +16,26 @@ Database calls are synchronous SQLAlchemy run in one helper thread, so the event
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
 
+from mailcard.db.thread import DatabaseThread
 from mailcard.delivery.accounts import AccountResolver, ResolvedAccount
 from mailcard.delivery.ratelimit import RateLimiter
 from mailcard.delivery.transport import Envelope, Transport
 from mailcard.errors import ConfigurationError, DeliveryError
+from mailcard.eventloop import wait_or_timeout
 from mailcard.outbox.model import Attempt, ClaimedMessage, MessageStatus, Settlement
 from mailcard.outbox.retry import GiveUp, RetryPolicy, decide_retry
 from mailcard.outbox.store import OutboxStore
 
 log = logging.getLogger("mailcard.worker")
 _ACCOUNT_CACHE_SECONDS = 30.0  # a resolved account (settings, limits) is asked for again after this
-T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -77,7 +75,7 @@ class DeliveryWorker:
         self._options = options
         self.worker_id = worker_id or default_worker_id()
         self._clock = clock
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcard-db")
+        self._db = DatabaseThread("mailcard-db")
         self._account_slots: dict[str, asyncio.Semaphore] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._resolved: dict[int | None, tuple[float, ResolvedAccount]] = {}
@@ -116,7 +114,7 @@ class DeliveryWorker:
                 if free >= self._refill or not self._in_flight:
                     # Cleared before the claim: a wake-up after this point is seen by the next wait.
                     self._wake.clear()
-                    batch = await self._call_db(
+                    batch = await self._db.call(
                         self._store.claim,
                         self.worker_id,
                         limit=min(free, self._options.batch_size),
@@ -141,7 +139,7 @@ class DeliveryWorker:
                     # 2 ms of CPU on SQLite) dwarfs its per-row cost, so claiming one or two messages
                     # at a time made the database thread the bottleneck.
                     self._room.clear()
-                    await _wait_or_timeout(self._room, self._options.poll_seconds)
+                    await wait_or_timeout(self._room, self._options.poll_seconds)
         finally:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -165,7 +163,7 @@ class DeliveryWorker:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
-        self._db.shutdown(wait=True)
+        self._db.shutdown()
 
     # -- one message ---------------------------------------------------------------------------------
 
@@ -284,7 +282,7 @@ class DeliveryWorker:
 
     async def _account(self, account_id: int | None) -> ResolvedAccount:
         """The account resolved from the database (and cached)."""
-        account = await self._call_db(self._accounts.resolve, account_id)
+        account = await self._db.call(self._accounts.resolve, account_id)
         self._resolved[account_id] = (asyncio.get_running_loop().time(), account)
         return account
 
@@ -318,7 +316,7 @@ class DeliveryWorker:
             postponed, self._postponed = self._postponed, []
             now = self._clock()
             for message_id, error in postponed:
-                await self._call_db(
+                await self._db.call(
                     self._store.release,
                     self.worker_id,
                     [message_id],
@@ -329,7 +327,7 @@ class DeliveryWorker:
         if self._pending:
             batch, self._pending = self._pending, []
             try:
-                await self._call_db(self._store.settle, self.worker_id, batch, now=self._clock())
+                await self._db.call(self._store.settle, self.worker_id, batch, now=self._clock())
             except Exception:
                 # The messages went out; losing their outcomes would send them again after the lease.
                 # Keep the outcomes (their leases are still renewed) and write them on the next flush.
@@ -338,26 +336,22 @@ class DeliveryWorker:
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await _wait_or_timeout(stop, self._options.flush_seconds)
+            await wait_or_timeout(stop, self._options.flush_seconds)
             await self._flush()
 
     async def _renew_loop(self, stop: asyncio.Event) -> None:
         interval = max(0.05, self._options.lease_seconds / 3)
         while not stop.is_set():
-            await _wait_or_timeout(stop, interval)
+            await wait_or_timeout(stop, interval)
             held = self._in_flight | {s.attempt.message_id for s in self._pending}
             if held:
-                await self._call_db(
+                await self._db.call(
                     self._store.renew,
                     self.worker_id,
                     list(held),
                     lease_seconds=self._options.lease_seconds,
                     now=self._clock(),
                 )
-
-    async def _call_db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: func(*args, **kwargs))
 
 
 async def _wait_any(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
@@ -368,8 +362,3 @@ async def _wait_any(first: asyncio.Event, second: asyncio.Event, seconds: float)
     finally:
         for wait in waits:
             wait.cancel()
-
-
-async def _wait_or_timeout(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout=seconds)

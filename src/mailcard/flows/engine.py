@@ -18,18 +18,18 @@ It does not deliver e-mail (the delivery worker does) nor schedule itself (:clas
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mailcard.compose import Composer, EmailRequest
+from mailcard.db.thread import DatabaseThread
 from mailcard.errors import InputError, MailcardError
+from mailcard.eventloop import wait_or_timeout
 from mailcard.flows.check import CUSTOMER_MANAGER, condition_template
 from mailcard.flows.events import email_result, run_context
 from mailcard.flows.model import (
@@ -598,26 +598,22 @@ class FlowRunner:
         self._engine = engine
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcard-flows")
+        self._db = DatabaseThread("mailcard-flows")
         self.advanced = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
                 try:
-                    advanced = await loop.run_in_executor(
-                        self._db, lambda: self._engine.advance_due(limit=self._batch_size)
-                    )
+                    advanced = await self._db.call(self._engine.advance_due, limit=self._batch_size)
                 except Exception:  # the database may be briefly unavailable; keep the loop alive
                     log.exception("advancing flow runs failed; trying again")
                     advanced = []
                 self.advanced += len(advanced)
                 if not advanced:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
+                    await wait_or_timeout(stop, self._poll_seconds)
         finally:
-            self._db.shutdown(wait=True)
+            self._db.shutdown()
 
 
 def _instant(

@@ -12,18 +12,17 @@ processes: on two cores, two such processes deliver a mailing faster than four (
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 from mailcard.compose import Composer, EmailRequest
 from mailcard.compose.service import PreparedEmail, new_message
+from mailcard.db.thread import DatabaseThread
 from mailcard.delivery.worker import default_worker_id
 from mailcard.domain.mailbox import Mailbox
 from mailcard.errors import MailcardError
+from mailcard.eventloop import wait_or_timeout
 from mailcard.mailings.model import (
     ChunkOutcome,
     LeasedChunk,
@@ -38,7 +37,6 @@ from mailcard.validation.addresses import parse_mailbox
 __all__ = ["MailingRunner"]
 
 log = logging.getLogger("mailcard.mailings")
-T = TypeVar("T")
 # Messages composed between two turns of the event loop: a few milliseconds of CPU.
 _SLICE = 16
 
@@ -66,7 +64,7 @@ class MailingRunner:
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
         self._clock = clock
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailcard-mailings")
+        self._db = DatabaseThread("mailcard-mailings")
         self._senders: dict[str, tuple[MailingContent, Mailbox]] = {}
         self.composed = 0
         self.refused = 0
@@ -78,7 +76,7 @@ class MailingRunner:
         try:
             while not stop.is_set():
                 try:
-                    chunk = await self._call_db(
+                    chunk = await self._db.call(
                         self._store.lease,
                         self.owner,
                         finished=finished,
@@ -97,12 +95,11 @@ class MailingRunner:
                     finished = None
                 if mailing_id is not None:
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
+                await wait_or_timeout(stop, self._poll_seconds)
             if finished is not None:  # stopped with a chunk composed: record it, lease nothing more
-                await self._call_db(self._store.record, self.owner, finished, now=self._clock())
+                await self._db.call(self._store.record, self.owner, finished, now=self._clock())
         finally:
-            self._db.shutdown(wait=True)
+            self._db.shutdown()
 
     async def _compose(self, chunk: LeasedChunk) -> ChunkOutcome:
         content, sender = await self._content(chunk.mailing_id)
@@ -137,15 +134,15 @@ class MailingRunner:
                         message="Internal error while composing; see the worker log.",
                     )
                 )
-        ids = await self._call_db(
+        ids = await self._db.call(
             self._outbox.enqueue_many, [new_message(r, p) for r, p in ready], now=self._clock()
         )
         # Cancelled while this chunk was composed: the canceller found the messages stored before it
         # marked the mailing; these were stored after, so this worker cancels them.
         if ids:
-            cancelled: bool = await self._call_db(self._store.is_cancelled, chunk.mailing_id)
+            cancelled: bool = await self._db.call(self._store.is_cancelled, chunk.mailing_id)
             if cancelled:
-                await self._call_db(self._outbox.cancel_waiting, ids, now=self._clock())
+                await self._db.call(self._outbox.cancel_waiting, ids, now=self._clock())
         self.composed += len(ids)
         self.refused += len(refused)
         return ChunkOutcome(chunk_id=chunk.chunk_id, mailing_id=chunk.mailing_id, refused=refused)
@@ -156,10 +153,6 @@ class MailingRunner:
         if known is None:
             if len(self._senders) >= 64:  # a long-running worker meets many mailings over time
                 self._senders.clear()
-            content = await self._call_db(self._store.content, mailing_id)
+            content = await self._db.call(self._store.content, mailing_id)
             known = self._senders[mailing_id] = (content, parse_mailbox(content.sender))
         return known
-
-    async def _call_db(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db, lambda: func(*args, **kwargs))
