@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "RECIPIENT_KEY_PREFIX",
     "ChunkOutcome",
     "LeasedChunk",
     "Mailing",
@@ -20,9 +21,13 @@ __all__ = [
 ]
 
 
+# A recipient's outbox idempotency key is RECIPIENT_KEY_PREFIX + mailing id + ":" + position.
+RECIPIENT_KEY_PREFIX = "mailing:"
+
+
 def recipient_key(mailing_id: str, seq: int) -> str:
     """The outbox idempotency key of a mailing's recipient: composing a chunk again sends nothing twice."""
-    return f"mailing:{mailing_id}:{seq}"
+    return f"{RECIPIENT_KEY_PREFIX}{mailing_id}:{seq}"
 
 
 @dataclass(frozen=True, slots=True)

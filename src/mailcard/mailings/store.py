@@ -36,6 +36,7 @@ from mailcard.db.engine import reading
 from mailcard.db.schema import mailing_chunks, mailing_recipients, mailings, outbox_messages
 from mailcard.errors import NotFoundError
 from mailcard.mailings.model import (
+    RECIPIENT_KEY_PREFIX,
     ChunkOutcome,
     LeasedChunk,
     Mailing,
@@ -307,7 +308,7 @@ def _progress(conn: Connection, mailing: Mailing) -> MailingProgress:
 def _message_of_recipient() -> Any:
     """The join condition of a recipient and its outbox message: the key ``mailing:<id>:<seq>``
     (:func:`~mailcard.mailings.model.recipient_key`), looked up in the outbox's unique key index."""
-    key = literal("mailing:") + _R.c.mailing_id + literal(":") + cast(_R.c.seq, String)
+    key = literal(RECIPIENT_KEY_PREFIX) + _R.c.mailing_id + literal(":") + cast(_R.c.seq, String)
     return outbox_messages.c.idempotency_key == key
 
 
