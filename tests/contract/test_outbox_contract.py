@@ -156,6 +156,43 @@ def test_sent_is_final_and_keeps_the_servers_evidence(store: OutboxStore) -> Non
     assert store.claim("w1", limit=10, lease_seconds=60, now=T0 + timedelta(days=1)) == []
 
 
+def test_settle_and_claim_records_outcomes_and_leases_the_next_in_one_call(store: OutboxStore) -> None:
+    first, second = store.enqueue(message(1), now=T0).message, store.enqueue(message(2), now=T0).message
+    [claimed] = store.claim("w1", limit=1, lease_seconds=60, now=T0)
+    assert claimed.id == first.id
+    evidence = attempt(first.id, 1, "sent", smtp_code=250, server_text="2.0.0 Ok: queued as 4XyZ")
+    held, [following] = store.settle_and_claim(
+        "w1", [Settlement(evidence, MessageStatus.SENT)], limit=10, lease_seconds=60, now=T0
+    )
+    assert held == 1 and following.id == second.id
+    sent = store.get(first.id)
+    assert sent is not None and sent.status == MessageStatus.SENT
+    assert [a.server_text for a in store.attempts(first.id)] == ["2.0.0 Ok: queued as 4XyZ"]
+    # Nothing left to claim: the outcomes in hand are still written.
+    last = attempt(second.id, 1, "permanent", smtp_code=550, server_text="5.1.1 no such user")
+    held, none = store.settle_and_claim(
+        "w1",
+        [Settlement(last, MessageStatus.FAILED, error="no such user")],
+        limit=10,
+        lease_seconds=60,
+        now=T0,
+    )
+    assert (held, none) == (1, [])
+    failed = store.get(second.id)
+    assert failed is not None and failed.status == MessageStatus.FAILED and failed.last_smtp_code == 550
+
+
+def test_settle_and_claim_is_fenced_like_settle(store: OutboxStore) -> None:
+    store.enqueue(message(1), now=T0)
+    [claimed] = store.claim("w1", limit=10, lease_seconds=30, now=T0)
+    later = T0 + timedelta(seconds=31)
+    [taken] = store.claim("w2", limit=10, lease_seconds=30, now=later)
+    late = Settlement(attempt(claimed.id, 1, "sent"), MessageStatus.SENT)
+    assert store.settle_and_claim("w1", [late], limit=10, lease_seconds=30, now=later) == (0, [])
+    current = store.get(taken.id)
+    assert current is not None and current.status == MessageStatus.SENDING and current.lease_owner == "w2"
+
+
 def test_retry_waits_until_its_time_then_counts_attempts(store: OutboxStore) -> None:
     store.enqueue(message(1), now=T0)
     [claimed] = store.claim("w1", limit=10, lease_seconds=60, now=T0)

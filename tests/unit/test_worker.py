@@ -208,3 +208,40 @@ def test_graceful_stop_finishes_in_flight_messages() -> None:
     assert counts["sending"] == 0
     assert counts["sent"] == len(transport.delivered) >= 1
     assert counts["sent"] + counts["queued"] == len(ids)
+
+
+def test_outcomes_survive_a_failed_claim_and_nothing_is_sent_twice() -> None:
+    """A busy worker records what it sent in the transaction that claims its next messages. When
+    that transaction fails, the outcomes are kept and written later; no message is sent again."""
+
+    class FailingOnceStore(InMemoryOutboxStore):
+        failed = False
+
+        def settle_and_claim(self, worker, settlements, **kwargs):  # type: ignore[no-untyped-def]
+            if settlements and not self.failed:
+                self.failed = True
+                raise OSError("database is locked")
+            return super().settle_and_claim(worker, settlements, **kwargs)
+
+    store, transport, clock = FailingOnceStore(), RecordingTransport(), Clock()
+    ids = enqueue(store, clock, 20)
+    worker = make_worker(store, transport, clock)
+
+    async def until_the_failure() -> None:
+        try:
+            await worker.run(asyncio.Event())
+        except OSError:
+            return
+        raise AssertionError("the claim's failure was not raised")
+
+    asyncio.run(until_the_failure())
+    assert store.failed
+    counts = store.counts()
+    assert counts["sending"] == 0 and counts["sent"] == len(transport.delivered) >= 1
+    asyncio.run(make_worker(store, transport, clock).run_once(ids))
+    # Each of the 20 messages went out exactly once.
+    assert sorted(s.data for s in transport.delivered) == sorted(
+        f"Subject: {n}\r\n\r\nhi\r\n".encode() for n in range(20)
+    )
+    assert store.counts()["sent"] == 20
+    assert all(len(store.attempts(message_id)) == 1 for message_id in ids)

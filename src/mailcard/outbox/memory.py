@@ -30,7 +30,7 @@ _WAITING = (MessageStatus.QUEUED, MessageStatus.RETRY)
 
 class InMemoryOutboxStore:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # settle_and_claim holds it across settle and claim
         self._messages: dict[str, OutboxMessage] = {}
         self._by_key: dict[str, str] = {}
         self._fingerprints: dict[str, str | None] = {}  # by message id
@@ -177,6 +177,20 @@ class InMemoryOutboxStore:
                     updated_at=now,
                 )
         return held
+
+    def settle_and_claim(
+        self,
+        worker: str,
+        settlements: Sequence[Settlement],
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        ids: Sequence[str] | None = None,
+    ) -> tuple[int, list[ClaimedMessage]]:
+        with self._lock:
+            held = self.settle(worker, settlements, now=now)
+            return held, self.claim(worker, limit=limit, lease_seconds=lease_seconds, now=now, ids=ids)
 
     def release(
         self,

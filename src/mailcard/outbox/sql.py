@@ -174,8 +174,25 @@ class SqlOutboxStore:
         now: datetime,
         ids: Sequence[str] | None = None,
     ) -> list[ClaimedMessage]:
+        _, claimed = self.settle_and_claim(
+            worker, (), limit=limit, lease_seconds=lease_seconds, now=now, ids=ids
+        )
+        return claimed
+
+    def settle_and_claim(
+        self,
+        worker: str,
+        settlements: Sequence[Settlement],
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        ids: Sequence[str] | None = None,
+    ) -> tuple[int, list[ClaimedMessage]]:
         if self._dialect == "sqlite":
-            return self._sqlite_claim(worker, limit=limit, lease_seconds=lease_seconds, now=now, ids=ids)
+            return self._sqlite_settle_and_claim(
+                worker, settlements, limit=limit, lease_seconds=lease_seconds, now=now, ids=ids
+            )
         due = or_(
             and_(_T.c.status.in_([MessageStatus.QUEUED, MessageStatus.RETRY]), _T.c.next_attempt_at <= now),
             and_(_T.c.status == MessageStatus.SENDING, _T.c.lease_expires_at < now),
@@ -198,12 +215,13 @@ class SqlOutboxStore:
             .returning(*_CLAIM_COLUMNS)
         )
         with self._engine.begin() as conn:
+            held = _write_settlements(conn, worker, settlements, now) if settlements else 0
             rows = conn.execute(statement).all()
             data: dict[str, bytes] = {}
             if rows:
                 bodies = select(_B.c.message_id, _B.c.data).where(_B.c.message_id.in_([r.id for r in rows]))
                 data = {message_id: body for message_id, body in conn.execute(bodies)}
-        return [
+        return held, [
             ClaimedMessage(
                 id=r.id,
                 smtp_account_id=r.smtp_account_id,
@@ -219,21 +237,23 @@ class SqlOutboxStore:
             for r in rows
         ]
 
-    def _sqlite_claim(
+    def _sqlite_settle_and_claim(
         self,
         worker: str,
+        settlements: Sequence[Settlement],
         *,
         limit: int,
         lease_seconds: float,
         now: datetime,
         ids: Sequence[str] | None,
-    ) -> list[ClaimedMessage]:
+    ) -> tuple[int, list[ClaimedMessage]]:
         """The claim on SQLite, through the DB-API (see :data:`_SQLITE_CLAIM` for why).
 
         A worker with nothing to do polls, and a claim that finds nothing still cost a write
         transaction (the write lock, BEGIN IMMEDIATE, the statement, a commit: ~0.6M instructions).
         So a read without a transaction asks first whether anything is due (~0.05M); only then is
-        the write lock taken, and the claim itself decides again under it, as before."""
+        the write lock taken, and the claim itself decides again under it, as before. With nothing
+        due, settlements are written alone."""
         stamp = sqlite_timestamp(now)
         wanted = list(ids) if ids is not None else []
         id_filter = f" AND id IN ({', '.join('?' * len(wanted))})" if ids is not None else ""
@@ -247,7 +267,7 @@ class SqlOutboxStore:
                 .fetchone()
             )
         if not due[0]:
-            return []
+            return self.settle(worker, settlements, now=now), []
         branch: list[Any] = [stamp, *wanted, limit]
         params = (
             worker,
@@ -260,6 +280,7 @@ class SqlOutboxStore:
         )
         with self._engine.begin() as conn:
             driver = driver_connection(conn)
+            held = _sqlite_write_settlements(driver, worker, settlements, now) if settlements else 0
             rows = driver.execute(_SQLITE_CLAIM.format(ids=id_filter), params).fetchall()
             data: dict[str, bytes] = {}
             for start in range(0, len(rows), 500):  # far below SQLite's limit on parameters
@@ -267,7 +288,7 @@ class SqlOutboxStore:
                 marks = ", ".join("?" * len(claimed))
                 data.update(driver.execute(_SQLITE_BODIES.format(marks=marks), claimed))
         # Positional: the fields of ClaimedMessage in order. created_at as stored is UTC without a zone.
-        return [
+        return held, [
             ClaimedMessage(
                 r[0],
                 r[1],
@@ -298,80 +319,10 @@ class SqlOutboxStore:
     def settle(self, worker: str, settlements: Sequence[Settlement], *, now: datetime) -> int:
         if not settlements:
             return 0
-        if self._dialect == "sqlite":
-            return self._sqlite_settle(worker, settlements, now=now)
-        rows = [_settle_row(worker, s, now) for s in settlements]
-        # One executemany per shape of update: the common case (a batch of "sent") is one statement.
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for row in rows:
-            by_shape.setdefault(tuple(sorted(row)), []).append(row)
-        held = 0
         with self._engine.begin() as conn:
-            conn.execute(insert(_A), [_attempt_row(s.attempt) for s in settlements])
-            for shape, group in by_shape.items():
-                values: dict[str, BindParameter[Any]] = {
-                    name: bindparam(name) for name in shape if not name.startswith("w_")
-                }
-                statement = (
-                    update(_T)
-                    .where(
-                        _T.c.id == bindparam("w_id"),
-                        _T.c.lease_owner == bindparam("w_owner"),
-                        _T.c.status == MessageStatus.SENDING,
-                    )
-                    .values(**{name[2:]: param for name, param in values.items()})
-                )
-                result = conn.execute(statement, group)
-                held += result.rowcount if result.rowcount >= 0 else len(group)
-        return held
-
-    def _sqlite_settle(self, worker: str, settlements: Sequence[Settlement], *, now: datetime) -> int:
-        """The settle on SQLite, through the DB-API like the claim: building the statements with
-        SQLAlchemy and processing every parameter cost more CPU than SQLite's own work. Same rows,
-        same values in the same stored form, same fencing (only the lease owner's ``sending`` row).
-
-        Rows are grouped by which optional values are empty, and an empty one is written as the
-        literal NULL of that group's statement: the DB-API adapts every ``None`` parameter (a
-        failed protocol lookup, about half a microsecond each), a literal costs nothing. A batch of
-        "sent" is one group: two statements, as before."""
-        stamp = sqlite_timestamp(now)
-        attempts: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
-        updates: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
-        for s in settlements:
-            a = s.attempt
-            optional = (a.reason, a.smtp_code, a.enhanced_code, a.server_text)
-            present = [v for v in optional if v is not None]
-            refused = "null" if a.refused is None else json.dumps(a.refused)  # what the JSON column writes
-            row = (
-                a.message_id,
-                a.number,
-                a.worker,
-                sqlite_timestamp(a.started_at),
-                sqlite_timestamp(a.finished_at),
-                a.outcome,
-            )
-            attempts.setdefault(_nulls(optional), []).append((*row, *present, refused))
-            status = s.status
-            error = s.error if s.error is not None else a.server_text
-            last = (a.reason, a.smtp_code, a.enhanced_code, error)
-            last_present = [v for v in last if v is not None]
-            # next_attempt_at for a retry, settled_at for a final outcome; other columns keep their value.
-            retry = status == MessageStatus.RETRY
-            final = status in (MessageStatus.SENT, MessageStatus.FAILED)
-            moved = (sqlite_timestamp(s.next_attempt_at or now),) if retry else (stamp,) if final else ()
-            shape = (*_nulls(last), retry, final)
-            updates.setdefault(shape, []).append(
-                (status.value, a.number, *last_present, stamp, *moved, a.message_id, worker)
-            )
-        held = 0
-        with self._engine.begin() as conn:
-            driver = driver_connection(conn)
-            for nulls, attempt_rows in attempts.items():
-                driver.executemany(_sqlite_attempt_insert(nulls), attempt_rows)
-            for shape, update_rows in updates.items():
-                # executemany sums the rows each UPDATE changed: those whose lease this worker held.
-                held += driver.executemany(_sqlite_settle_update(shape), update_rows).rowcount
-        return held
+            if self._dialect == "sqlite":
+                return _sqlite_write_settlements(driver_connection(conn), worker, settlements, now)
+            return _write_settlements(conn, worker, settlements, now)
 
     def release(
         self,
@@ -639,6 +590,84 @@ def _sqlite_insert_many(conn: Any, rows: list[dict[str, Any]], bodies: list[byte
             [(r["id"], body, r["id"]) for r, body in zip(rows, bodies, strict=True)],
         )
     return stored
+
+
+def _write_settlements(
+    conn: Connection, worker: str, settlements: Sequence[Settlement], now: datetime
+) -> int:
+    """Record attempts and move the messages on, in the caller's transaction (PostgreSQL)."""
+    rows = [_settle_row(worker, s, now) for s in settlements]
+    # One executemany per shape of update: the common case (a batch of "sent") is one statement.
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    held = 0
+    conn.execute(insert(_A), [_attempt_row(s.attempt) for s in settlements])
+    for shape, group in by_shape.items():
+        values: dict[str, BindParameter[Any]] = {
+            name: bindparam(name) for name in shape if not name.startswith("w_")
+        }
+        statement = (
+            update(_T)
+            .where(
+                _T.c.id == bindparam("w_id"),
+                _T.c.lease_owner == bindparam("w_owner"),
+                _T.c.status == MessageStatus.SENDING,
+            )
+            .values(**{name[2:]: param for name, param in values.items()})
+        )
+        result = conn.execute(statement, group)
+        held += result.rowcount if result.rowcount >= 0 else len(group)
+    return held
+
+
+def _sqlite_write_settlements(
+    driver: Any, worker: str, settlements: Sequence[Settlement], now: datetime
+) -> int:
+    """:func:`_write_settlements` on SQLite, through the DB-API like the claim: building the statements with
+    SQLAlchemy and processing every parameter cost more CPU than SQLite's own work. Same rows,
+    same values in the same stored form, same fencing (only the lease owner's ``sending`` row).
+
+    Rows are grouped by which optional values are empty, and an empty one is written as the
+    literal NULL of that group's statement: the DB-API adapts every ``None`` parameter (a
+    failed protocol lookup, about half a microsecond each), a literal costs nothing. A batch of
+    "sent" is one group: two statements, as before."""
+    stamp = sqlite_timestamp(now)
+    attempts: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+    updates: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+    for s in settlements:
+        a = s.attempt
+        optional = (a.reason, a.smtp_code, a.enhanced_code, a.server_text)
+        present = [v for v in optional if v is not None]
+        refused = "null" if a.refused is None else json.dumps(a.refused)  # what the JSON column writes
+        row = (
+            a.message_id,
+            a.number,
+            a.worker,
+            sqlite_timestamp(a.started_at),
+            sqlite_timestamp(a.finished_at),
+            a.outcome,
+        )
+        attempts.setdefault(_nulls(optional), []).append((*row, *present, refused))
+        status = s.status
+        error = s.error if s.error is not None else a.server_text
+        last = (a.reason, a.smtp_code, a.enhanced_code, error)
+        last_present = [v for v in last if v is not None]
+        # next_attempt_at for a retry, settled_at for a final outcome; other columns keep their value.
+        retry = status == MessageStatus.RETRY
+        final = status in (MessageStatus.SENT, MessageStatus.FAILED)
+        moved = (sqlite_timestamp(s.next_attempt_at or now),) if retry else (stamp,) if final else ()
+        shape = (*_nulls(last), retry, final)
+        updates.setdefault(shape, []).append(
+            (status.value, a.number, *last_present, stamp, *moved, a.message_id, worker)
+        )
+    held = 0
+    for nulls, attempt_rows in attempts.items():
+        driver.executemany(_sqlite_attempt_insert(nulls), attempt_rows)
+    for shape, update_rows in updates.items():
+        # executemany sums the rows each UPDATE changed: those whose lease this worker held.
+        held += driver.executemany(_sqlite_settle_update(shape), update_rows).rowcount
+    return held
 
 
 def _settle_row(worker: str, s: Settlement, now: datetime) -> dict[str, Any]:

@@ -45,6 +45,21 @@ class OutboxStore(Protocol):
         """Lease up to ``limit`` due messages (queued, retry due, or sending with an expired lease)."""
         ...
 
+    def settle_and_claim(
+        self,
+        worker: str,
+        settlements: Sequence[Settlement],
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        ids: Sequence[str] | None = None,
+    ) -> tuple[int, list[ClaimedMessage]]:
+        """:meth:`settle` then :meth:`claim`, in one transaction: a busy worker records what it has
+        sent in the transaction that leases its next messages, instead of paying a second commit.
+        Returns what each would."""
+        ...
+
     def renew(self, worker: str, ids: Sequence[str], *, lease_seconds: float, now: datetime) -> None: ...
 
     def settle(self, worker: str, settlements: Sequence[Settlement], *, now: datetime) -> int:
