@@ -1,16 +1,20 @@
 # mailcard — every target bootstraps what it needs; `make run` and `make test` work on a fresh machine.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The interpreter the venv is made from: scripts/pick-python.sh says which and why. PYTHON=... overrides.
+PYTHON ?= $(shell scripts/pick-python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell { cat pyproject.toml constraints.txt; echo '$(PYTHON)'; } | sha1sum | cut -c1-12)
 
 .PHONY: install lock system-deps run test lint typecheck bench clean
 
 install: $(STAMP)
 
+# A venv made from another interpreter (an older checkout's, or PYTHON=...) is made again from this one.
 $(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test "$$($(BIN)/python -c 'import os, sys; print(os.path.realpath(sys._base_executable))' 2>/dev/null)" \
+		= "$$($(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))')" \
+		|| $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@

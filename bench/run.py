@@ -33,7 +33,9 @@ def main() -> int:
         for line in lines:
             print(line, flush=True)
             results.append(json.loads(line))
-    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}"
+    # Which interpreter: a distribution's (PGO-built) and a default pyenv build differ by about a tenth.
+    python = f"Python {platform.python_version()} ({sys._base_executable})"  # type: ignore[attr-defined]
+    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, {python}"
     print(f"\n{datetime.now(UTC):%Y-%m-%d}, {machine}\n")
     print("| scenario | rate | reference | reference rate | ratio |")
     print("|---|---|---|---|---|")
