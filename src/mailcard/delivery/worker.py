@@ -114,7 +114,16 @@ class DeliveryWorker:
                 if free >= self._refill or not self._in_flight:
                     # Cleared before the claim: a wake-up after this point is seen by the next wait.
                     self._wake.clear()
-                    batch = await self._settle_and_claim(min(free, self._options.batch_size), only_ids)
+                    try:
+                        batch = await self._settle_and_claim(min(free, self._options.batch_size), only_ids)
+                    except Exception:
+                        if only_ids is not None:
+                            raise  # a one-off run (the CLI) reports it
+                        # The database is unavailable for now (locked past the busy timeout, the
+                        # server restarting): the outcomes in hand are kept; try again shortly.
+                        log.exception("could not claim messages or record outcomes; will try again")
+                        await wait_or_timeout(stop, self._options.poll_seconds)
+                        continue
                 for message in batch:
                     self._in_flight.add(message.id)
                     task = asyncio.create_task(self._deliver(message))

@@ -247,7 +247,7 @@ class SqlOutboxStore:
         now: datetime,
         ids: Sequence[str] | None,
     ) -> tuple[int, list[ClaimedMessage]]:
-        """The claim on SQLite, through the DB-API (see :data:`_SQLITE_CLAIM` for why).
+        """:meth:`settle_and_claim` on SQLite, through the DB-API (see :data:`_SQLITE_CLAIM` for why).
 
         A worker with nothing to do polls, and a claim that finds nothing still cost a write
         transaction (the write lock, BEGIN IMMEDIATE, the statement, a commit: ~0.6M instructions).
