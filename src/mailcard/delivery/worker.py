@@ -23,6 +23,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from mailcard.db.thread import DatabaseThread
 from mailcard.delivery.accounts import AccountResolver, ResolvedAccount
@@ -35,6 +36,7 @@ from mailcard.outbox.retry import GiveUp, RetryPolicy, decide_retry
 from mailcard.outbox.store import OutboxStore
 
 log = logging.getLogger("mailcard.worker")
+T = TypeVar("T")
 _ACCOUNT_CACHE_SECONDS = 30.0  # a resolved account (settings, limits) is asked for again after this
 
 
@@ -317,10 +319,8 @@ class DeliveryWorker:
         """Lease the next messages, recording the outcomes in hand in the same transaction: while
         busy, a worker then pays one commit (and, on SQLite, one turn of the write lock) per batch
         instead of two."""
-        settled, self._pending = self._pending, []
-        try:
-            _, batch = await self._db.call(
-                self._store.settle_and_claim,
+        _, batch = await self._write_outcomes(
+            lambda settled: self._store.settle_and_claim(
                 self.worker_id,
                 settled,
                 limit=limit,
@@ -328,12 +328,20 @@ class DeliveryWorker:
                 now=self._clock(),
                 ids=only_ids,
             )
-        except Exception:
-            # Rolled back: keep the outcomes for the next flush or claim (as _flush does). A
-            # cancelled await is not caught: the call still runs to its commit in the thread.
-            self._pending = settled + self._pending
-            raise
+        )
         return batch
+
+    async def _write_outcomes(self, write: Callable[[list[Settlement]], T]) -> T:
+        """``write(outcomes in hand)`` in the database thread. When it fails (rolled back), the
+        outcomes are kept for the next flush or claim: the messages went out, and losing their
+        outcomes would send them again after the lease. A cancelled await is not caught: the call
+        still runs to its commit in the thread."""
+        settled, self._pending = self._pending, []
+        try:
+            return await self._db.call(write, settled)
+        except Exception:
+            self._pending = settled + self._pending  # their leases are still renewed meanwhile
+            raise
 
     async def _flush(self) -> None:
         if self._postponed:
@@ -349,14 +357,13 @@ class DeliveryWorker:
                     error=error,
                 )
         if self._pending:
-            batch, self._pending = self._pending, []
+            count = len(self._pending)
             try:
-                await self._db.call(self._store.settle, self.worker_id, batch, now=self._clock())
+                await self._write_outcomes(
+                    lambda settled: self._store.settle(self.worker_id, settled, now=self._clock())
+                )
             except Exception:
-                # The messages went out; losing their outcomes would send them again after the lease.
-                # Keep the outcomes (their leases are still renewed) and write them on the next flush.
-                log.exception("could not record %d delivery outcomes; will try again", len(batch))
-                self._pending = batch + self._pending
+                log.exception("could not record %d delivery outcomes; will try again", count)
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
