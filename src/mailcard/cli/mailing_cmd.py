@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from mailcard import eventloop
 from mailcard.cli.runtime import (
     EXIT_FAILED,
     EXIT_OK,
@@ -27,13 +26,15 @@ from mailcard.cli.runtime import (
     container,
     emit,
     handled,
+    read_body_file,
+    run_here,
     usage_error,
 )
 from mailcard.cli.send_cmd import resolve_account_id
 
 if TYPE_CHECKING:
     from mailcard.bootstrap import Container
-    from mailcard.mailings import MailingProgress, RecipientInput
+    from mailcard.mailings import MailingProgress, RecipientInput, SqlMailingStore
 
 
 def _recipients(source: str, as_json: bool) -> list[RecipientInput]:
@@ -72,21 +73,23 @@ def _recipients(source: str, as_json: bool) -> list[RecipientInput]:
     return recipients
 
 
-async def _send_now(mailcard: Container, mailing_id: str) -> None:
-    """Compose the mailing and deliver it, until every message is settled or waiting to retry."""
+async def _send_now(mailcard: Container, store: SqlMailingStore, mailing_id: str) -> MailingProgress:
+    """Compose the mailing and deliver it, until every message is settled or waiting to retry; the
+    progress then."""
     stop = asyncio.Event()
     worker = mailcard.worker(poll_seconds=0.05)
     unsubscribe = mailcard.outbox.on_enqueue(worker.wake)
     delivering = asyncio.create_task(worker.run(stop))
     try:
-        store = mailcard.mailings().store
+        await mailcard.mailing_runner().run(asyncio.Event(), mailing_id=mailing_id)
         while True:
-            # Chunks leased by a server's worker are left to it, unless its lease runs out.
-            await mailcard.mailing_runner().run(asyncio.Event(), mailing_id=mailing_id)
             progress = await asyncio.to_thread(store.progress, mailing_id)
             waiting = progress.messages.get("queued", 0) + progress.messages.get("sending", 0)
             if (progress.cancelled or progress.composed >= progress.recipients) and not waiting:
-                return
+                return progress
+            if progress.composed < progress.recipients and not progress.cancelled:
+                # Chunks leased by a server's worker are left to it, unless its lease runs out.
+                await mailcard.mailing_runner().run(asyncio.Event(), mailing_id=mailing_id)
             await asyncio.sleep(0.1)
     finally:
         unsubscribe()
@@ -140,11 +143,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Check and store a mailing, then compose and deliver it here (or leave it to the workers)."""
-        try:
-            text = text_file.read_text("utf-8") if text_file is not None else None
-            html = html_file.read_text("utf-8") if html_file is not None else None
-        except (OSError, UnicodeDecodeError) as exc:
-            usage_error(f"Cannot read the body file: {exc}", as_json=as_json)
+        text = read_body_file(text_file, as_json=as_json)
+        html = read_body_file(html_file, as_json=as_json)
         people = _recipients(recipients, as_json)
         with handled(as_json=as_json), container() as mailcard:
             account_id = resolve_account_id(mailcard, smtp, smtp_password_env, ca_file)
@@ -164,12 +164,11 @@ def register(app: typer.Typer) -> None:
                 people,
             )
             if not no_wait:
-                if as_json:
-                    eventloop.run(_send_now(mailcard, created.id))
-                else:
-                    with console.status(f"Sending mailing {created.id} …"):
-                        eventloop.run(_send_now(mailcard, created.id))
-                progress = service.store.progress(created.id)
+                progress = run_here(
+                    _send_now(mailcard, service.store, created.id),
+                    status=f"Sending mailing {created.id} …",
+                    as_json=as_json,
+                )
             data = {
                 "id": created.id,
                 "name": created.name,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
+from mailcard import eventloop
 from mailcard.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -32,6 +34,8 @@ from mailcard.textio import json_text
 
 if TYPE_CHECKING:
     from mailcard.bootstrap import Container
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -111,3 +115,21 @@ def emit(data: Any, *, as_json: bool, human: Callable[[], None]) -> None:
         print_json(data)
     else:
         human()
+
+
+def read_body_file(path: Path | None, *, as_json: bool) -> str | None:
+    """The text of a ``--text-file`` / ``--html-file`` option (UTF-8), or None when not given."""
+    if path is None:
+        return None
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        usage_error(f"Cannot read the body file: {exc}", as_json=as_json)
+
+
+def run_here(work: Coroutine[Any, Any, T], *, status: str, as_json: bool) -> T:
+    """Run ``work`` (the CLI's in-process delivery) on the event loop, with a spinner for a person."""
+    if as_json:
+        return eventloop.run(work)
+    with console.status(status):
+        return eventloop.run(work)

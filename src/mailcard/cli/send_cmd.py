@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from mailcard import eventloop
 from mailcard.cli.runtime import (
     EXIT_FAILED,
     EXIT_OK,
@@ -23,7 +22,8 @@ from mailcard.cli.runtime import (
     container,
     emit,
     handled,
-    usage_error,
+    read_body_file,
+    run_here,
 )
 from mailcard.errors import NotFoundError
 from mailcard.outbox.model import MessageStatus
@@ -77,13 +77,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Send one e-mail through the outbox and report the outcome."""
-        try:
-            if text_file is not None:
-                text = text_file.read_text("utf-8")
-            if html_file is not None:
-                html = html_file.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            usage_error(f"Cannot read the body file: {exc}", as_json=as_json)
+        if text_file is not None:
+            text = read_body_file(text_file, as_json=as_json)
+        if html_file is not None:
+            html = read_body_file(html_file, as_json=as_json)
         from mailcard.compose import EmailRequest
         from mailcard.digests import json_digest
 
@@ -120,11 +117,9 @@ def register(app: typer.Typer) -> None:
             )
             message_id = submission.message.id
             if not no_wait and not submission.message.status.settled:
-                if as_json:
-                    eventloop.run(_deliver_now(mailcard, message_id))
-                else:
-                    with console.status(f"Sending {message_id} …"):
-                        eventloop.run(_deliver_now(mailcard, message_id))
+                run_here(
+                    _deliver_now(mailcard, message_id), status=f"Sending {message_id} …", as_json=as_json
+                )
             message = mailcard.outbox.get(message_id)
             if message is None:
                 raise NotFoundError(f"Message {message_id} disappeared from the outbox.")
