@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.acceptance.conftest import cli, mailcard_env  # noqa: F401 - the CLI fixtures, shared
+from tests.flows.conftest import container  # noqa: F401 - a container on a fresh SQLite, shared
 
 from mailcard.bootstrap import Container
 from mailcard.delivery.transport import Transport
@@ -15,7 +16,7 @@ from mailcard.mailings import MailingProgress, MailingRunner
 
 
 def run_mailing(
-    container: Container,
+    app: Container,
     mailing_id: str,
     *,
     runners: int = 1,
@@ -31,17 +32,18 @@ def run_mailing(
         unsubscribes: list[Callable[[], None]] = []
         tasks = []
         for n in range(runners):
-            worker = container.worker(transport=transport, poll_seconds=0.02, flush_seconds=0.01)
+            worker = app.worker(transport=transport, poll_seconds=0.02, flush_seconds=0.01)
             worker.worker_id = f"worker-{n}"
-            runner: MailingRunner = container.mailing_runner()
+            runner: MailingRunner = app.mailing_runner()
             runner.owner = f"worker-{n}"
-            unsubscribes.append(container.outbox.on_enqueue(worker.wake))
+            unsubscribes.append(app.outbox.on_enqueue(worker.wake))
             pieces.append(worker)
             tasks += [asyncio.create_task(worker.run(stop)), asyncio.create_task(runner.run(stop))]
+        store = app.mailings().store
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
-                progress = await asyncio.to_thread(container.mailings().store.progress, mailing_id)
+                progress = await asyncio.to_thread(store.progress, mailing_id)
                 if progress.status == "finished":
                     return progress
                 await asyncio.sleep(0.05)

@@ -6,16 +6,14 @@ from __future__ import annotations
 import asyncio
 import email
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
-from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.mailings.conftest import run_mailing
 
-from mailcard.bootstrap import Container, build
+from mailcard.bootstrap import Container
 from mailcard.compose import Composer
 from mailcard.crm import NewCustomer, NewStore
 from mailcard.delivery.fake import RecordingTransport
@@ -31,22 +29,12 @@ from mailcard.errors import (
 from mailcard.identity import NewUser
 from mailcard.mailings import MailingContent, MailingRunner, MailingService, RecipientInput, SqlMailingStore
 from mailcard.secret import Secret
-from mailcard.settings import Settings
 
 CONTENT = MailingContent(
     sender="Магазин «Ромашка» <shop@example.com>",
     subject="{{ customer.firstName }}, ваш промокод",
     text="Здравствуйте, {{ customer.firstName }}! Промокод: {{ code }}.",
 )
-
-
-@pytest.fixture()
-def container(tmp_path: Path) -> Iterator[Container]:
-    built = build(Settings(data_dir=tmp_path, devinbox_port=1, worker_poll_seconds=0.02))
-    try:
-        yield built
-    finally:
-        built.dispose()
 
 
 def service(container: Container, chunk_size: int = 4) -> MailingService:

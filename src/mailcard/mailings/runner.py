@@ -5,8 +5,8 @@ of a few messages, so the delivery tasks sharing the loop take turns with it rat
 Database calls run in one helper thread. The outbox's enqueue listener (``mailcard worker`` and
 ``mailcard run`` connect it to the delivery worker's ``wake``) has the messages claimed at once.
 
-One process composing and delivering does less work than separate composing and delivering
-processes: on two cores, two such processes deliver a mailing faster than four (bench ``e2e``).
+Composing where the messages are delivered needs no process of its own; it is not faster than
+separate composing processes, though (bench ``mailing`` against ``e2e``, README "Benchmarks").
 """
 
 from __future__ import annotations
