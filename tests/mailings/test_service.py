@@ -117,6 +117,29 @@ def test_warnings_are_kept_and_repeated_addresses_are_sent_once(container: Conta
     assert progress.recipients == 3
 
 
+def test_the_list_shows_each_mailing_with_its_own_progress(container: Container) -> None:
+    sent, _ = service(container).create("Отправлена", CONTENT, people(5))
+    run_mailing(container, sent.id, transport=RecordingTransport())
+    waiting, _ = service(container).create("Ждёт", CONTENT, people(3))
+    page, total = container.mailings().store.list(limit=10, offset=0)
+    assert total == 2
+    shown = {m.id: p.to_dict() for m, p in page}
+    assert shown[sent.id] == {
+        "status": "finished",
+        "recipients": 5,
+        "composed": 5,
+        "refused": 0,
+        "messages": {"sent": 5},
+    }
+    assert shown[waiting.id] == {
+        "status": "composing",
+        "recipients": 3,
+        "composed": 0,
+        "refused": 0,
+        "messages": {},
+    }
+
+
 def test_two_workers_compose_and_send_each_message_once(container: Container) -> None:
     mailing, _ = service(container).create("Промо", CONTENT, people(41))
     transport = RecordingTransport()

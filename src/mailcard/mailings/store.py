@@ -247,7 +247,8 @@ class SqlMailingStore:
                 select(_M).order_by(_M.c.created_at.desc(), _M.c.id).limit(limit).offset(offset)
             ).all()
             page = [_mailing(r._mapping) for r in rows]
-            return [(m, _progress(conn, m)) for m in page], total
+            progress = _progresses(conn, page)
+            return [(m, progress[m.id]) for m in page], total
 
     def recipients(
         self, mailing_id: str, *, limit: int, offset: int
@@ -287,22 +288,38 @@ def _read(conn: Connection, mailing_id: str) -> Mailing:
 
 
 def _progress(conn: Connection, mailing: Mailing) -> MailingProgress:
-    mine = _R.c.mailing_id == mailing.id
-    refused = conn.scalar(select(func.count()).where(mine, _R.c.error.is_not(None))) or 0
-    statuses = conn.execute(
-        select(outbox_messages.c.status, func.count())
+    return _progresses(conn, [mailing])[mailing.id]
+
+
+def _progresses(conn: Connection, page: builtins.list[Mailing]) -> dict[str, MailingProgress]:
+    """Each mailing's progress, by id: two grouped reads for the whole page."""
+    ids = [m.id for m in page]
+    refused: dict[str, int] = {
+        mailing_id: int(count)
+        for mailing_id, count in conn.execute(
+            select(_R.c.mailing_id, func.count())
+            .where(_R.c.mailing_id.in_(ids), _R.c.error.is_not(None))
+            .group_by(_R.c.mailing_id)
+        )
+    }
+    messages: dict[str, dict[str, int]] = {mailing_id: {} for mailing_id in ids}
+    for mailing_id, status, count in conn.execute(
+        select(_R.c.mailing_id, outbox_messages.c.status, func.count())
         .select_from(_R.join(outbox_messages, _message_of_recipient()))
-        .where(mine)
-        .group_by(outbox_messages.c.status)
-    ).all()
-    messages = {str(status): int(count) for status, count in statuses}
-    return MailingProgress(
-        recipients=mailing.recipient_count,
-        composed=refused + sum(messages.values()),
-        refused=refused,
-        messages=messages,
-        cancelled=mailing.cancelled_at is not None,
-    )
+        .where(_R.c.mailing_id.in_(ids))
+        .group_by(_R.c.mailing_id, outbox_messages.c.status)
+    ):
+        messages[mailing_id][str(status)] = int(count)
+    return {
+        m.id: MailingProgress(
+            recipients=m.recipient_count,
+            composed=refused.get(m.id, 0) + sum(messages[m.id].values()),
+            refused=refused.get(m.id, 0),
+            messages=messages[m.id],
+            cancelled=m.cancelled_at is not None,
+        )
+        for m in page
+    }
 
 
 def _message_of_recipient() -> Any:
